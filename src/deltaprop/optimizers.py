@@ -1,0 +1,297 @@
+"""Optimizers: pure update functions that hold the equations, and small classes that keep state.
+
+Every class follows ``torch.optim``'s conventions (same defaults, same order of operations) so
+PyTorch can serve as the oracle. ``step(model)`` walks ``model.parameters()`` and
+``model.gradients()`` (the same keys, "0.W", "0.b", …) and updates the arrays in place. State
+(momentum buffers, moments) is kept per key. Optional ``clip_norm`` rescales all gradients so
+their global L2 norm is at most ``clip_norm`` before the update (``torch.nn.utils.clip_grad_norm_``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ._registry import lookup
+from ._types import Array
+from .schedules import Schedule
+from .schedules import from_config as schedule_from_config
+
+
+# ---------------------------------------------------------------------------------------------
+# The equations, as pure in-place functions
+# ---------------------------------------------------------------------------------------------
+def sgd_step(w: Array, g: Array, v: Array | None, *, lr: float, momentum: float = 0.0,
+             nesterov: bool = False) -> None:
+    """w ← w − η g (the seed's update); with momentum μ: v ← μ v + g, w ← w − η v (E9).
+
+    Nesterov uses g + μ v in place of v, as ``torch.optim.SGD`` does."""
+    if momentum:
+        assert v is not None
+        v *= momentum
+        v += g
+        g = g + momentum * v if nesterov else v
+    w -= lr * g
+
+
+def rmsprop_step(w: Array, g: Array, s: Array, *, lr: float, alpha: float, eps: float,
+                 buf: Array | None = None, momentum: float = 0.0, g_avg: Array | None = None) -> None:
+    """s ← α s + (1 − α) g²; w ← w − η g / (√s + ε) (Hinton's RMSprop; torch's eps placement).
+
+    ``g_avg`` makes it centred (s − ḡ² in the root); ``momentum`` accumulates g / (√s + ε) in ``buf``."""
+    s *= alpha
+    s += (1 - alpha) * g * g
+    if g_avg is not None:
+        g_avg += (1 - alpha) * (g - g_avg)
+        denom = np.sqrt(s - g_avg * g_avg)
+    else:
+        denom = np.sqrt(s)
+    denom += eps
+    if momentum:
+        assert buf is not None
+        buf *= momentum
+        buf += g / denom
+        w -= lr * buf
+    else:
+        w -= lr * (g / denom)
+
+
+def adam_step(w: Array, g: Array, m: Array, v: Array, *, t: int, lr: float, beta1: float, beta2: float,
+              eps: float, v_max: Array | None = None) -> None:
+    """Adam with bias-corrected moments (Kingma & Ba 2015, Alg. 1; E10).
+
+    m ← β1 m + (1 − β1) g; v ← β2 v + (1 − β2) g²; w ← w − (η / (1 − β1ᵗ)) m / (√v / √(1 − β2ᵗ) + ε).
+    ε is added after the square root of the corrected v, as torch.optim.Adam does. With
+    ``v_max`` (AMSGrad) the running maximum of v is used in the denominator."""
+    m += (1 - beta1) * (g - m)
+    v *= beta2
+    v += (1 - beta2) * g * g
+    if v_max is not None:
+        np.maximum(v_max, v, out=v_max)
+        v = v_max
+    step_size = lr / (1 - beta1**t)
+    denom = np.sqrt(v)
+    denom /= math.sqrt(1 - beta2**t)
+    denom += eps
+    w -= step_size * (m / denom)
+
+
+# ---------------------------------------------------------------------------------------------
+# The classes: validation once, state per parameter key, schedules, clipping
+# ---------------------------------------------------------------------------------------------
+class Optimizer:
+    """Base class. Subclasses implement ``_update(key, w, g)``; ``step`` does the rest."""
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, lr: float, *, weight_decay: float = 0.0, clip_norm: float | None = None,
+                 schedule: Schedule | None = None) -> None:
+        self.lr = _number(type(self).__name__, "lr", lr, positive=True)
+        self.weight_decay = _number(type(self).__name__, "weight_decay", weight_decay)
+        self.clip_norm = None if clip_norm is None else _number(type(self).__name__, "clip_norm", clip_norm,
+                                                               positive=True)
+        self.base_lr = self.lr
+        self.t = 0
+        self.state: dict[str, dict[str, Array]] = {}
+        self.schedule: Schedule | None = None
+        if schedule is not None:
+            self.set_schedule(schedule)
+
+    def set_schedule(self, schedule: Schedule | None) -> None:
+        """Attach a learning-rate schedule; its base rate is this optimizer's initial lr."""
+        if schedule is not None and not isinstance(schedule, Schedule):
+            raise TypeError(f"schedule must be a deltaprop.schedules.Schedule, got {type(schedule).__name__}.")
+        self.schedule = schedule
+        if schedule is not None:
+            self.lr = schedule.start(self.base_lr)
+
+    def epoch_end(self, metric: float | None = None) -> None:
+        """Advance the schedule by one epoch (``metric`` feeds ReduceLROnPlateau)."""
+        if self.schedule is not None:
+            self.lr = self.schedule.step(metric)
+
+    def step(self, model: Any, grads: Mapping[str, Array] | None = None) -> None:
+        """Update every parameter in place from its gradient.
+
+        ``model`` is anything with ``parameters()`` and ``gradients()`` (a Sequential), or a dict of
+        parameters with ``grads`` the dict of their gradients under the same keys."""
+        if grads is None:
+            params, grads = model.parameters(), model.gradients()
+        else:
+            params = model
+        self.t += 1
+        scale = self._clip_scale(grads) if self.clip_norm is not None else None
+        for key, w in params.items():
+            g = grads[key]
+            if scale is not None:
+                g = g * scale
+            if self.weight_decay and self._coupled_decay:
+                g = g + self.weight_decay * w  # L2 penalty ½λ‖w‖² folded into the gradient
+            self._update(key, w, g)
+
+    _coupled_decay: ClassVar[bool] = True
+
+    def _clip_scale(self, grads: Mapping[str, Array]) -> float | None:
+        total = math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
+        coef = self.clip_norm / (total + 1e-6)  # type: ignore[operator]
+        return coef if coef < 1.0 else None
+
+    def _buffer(self, key: str, name: str, like: Array) -> Array:
+        slot = self.state.setdefault(key, {})
+        buf = slot.get(name)
+        if buf is None or buf.shape != like.shape or buf.dtype != like.dtype:
+            buf = slot[name] = np.zeros_like(like)
+        return buf
+
+    def _update(self, key: str, w: Array, g: Array) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- persistence -------------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        cfg = {k: v for k, v in vars(self).items()
+               if k not in ("lr", "t", "state", "schedule", "base_lr") and not k.startswith("_")}
+        return {"type": self.name, "lr": self.base_lr, **cfg,
+                "schedule": None if self.schedule is None else self.schedule.get_config()}
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly: step count, current lr, buffers, schedule state."""
+        return {"t": self.t, "lr": self.lr,
+                "state": {k: {n: a.copy() for n, a in slot.items()} for k, slot in self.state.items()},
+                "schedule": None if self.schedule is None else self.schedule.state_dict()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.t, self.lr = int(state["t"]), float(state["lr"])
+        self.state = {k: {n: np.array(a) for n, a in slot.items()} for k, slot in state["state"].items()}
+        if self.schedule is not None and state.get("schedule") is not None:
+            self.schedule.load_state_dict(state["schedule"])
+
+    def __repr__(self) -> str:
+        cfg = self.get_config()
+        cfg.pop("type")
+        if cfg.get("schedule") is None:
+            cfg.pop("schedule", None)
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in cfg.items())})"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent: w ← w − η ∂L/∂w, optionally with (Nesterov) momentum (E9).
+
+    ``weight_decay`` λ adds λw to the gradient (L2 regularisation), as torch.optim.SGD does."""
+
+    name = "sgd"
+
+    def __init__(self, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0,
+                 *, clip_norm: float | None = None, schedule: Schedule | None = None) -> None:
+        super().__init__(lr, weight_decay=weight_decay, clip_norm=clip_norm, schedule=schedule)
+        self.momentum = _number("SGD", "momentum", momentum)
+        if nesterov and self.momentum == 0:
+            raise ValueError("SGD: nesterov=True needs momentum > 0, e.g. SGD(lr, momentum=0.9, nesterov=True).")
+        self.nesterov = bool(nesterov)
+
+    def _update(self, key: str, w: Array, g: Array) -> None:
+        v = self._buffer(key, "v", w) if self.momentum else None
+        sgd_step(w, g, v, lr=self.lr, momentum=self.momentum, nesterov=self.nesterov)
+
+
+class RMSprop(Optimizer):
+    """RMSprop with torch's defaults (α = 0.99, ε = 1e-8, lr = 0.01), optional momentum and centring."""
+
+    name = "rmsprop"
+
+    def __init__(self, lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8, momentum: float = 0.0,
+                 centered: bool = False, weight_decay: float = 0.0, *, clip_norm: float | None = None,
+                 schedule: Schedule | None = None) -> None:
+        super().__init__(lr, weight_decay=weight_decay, clip_norm=clip_norm, schedule=schedule)
+        self.alpha = _fraction("RMSprop", "alpha", alpha)
+        self.eps = _number("RMSprop", "eps", eps, positive=True)
+        self.momentum = _number("RMSprop", "momentum", momentum)
+        self.centered = bool(centered)
+
+    def _update(self, key: str, w: Array, g: Array) -> None:
+        rmsprop_step(w, g, self._buffer(key, "s", w), lr=self.lr, alpha=self.alpha, eps=self.eps,
+                     buf=self._buffer(key, "buf", w) if self.momentum else None, momentum=self.momentum,
+                     g_avg=self._buffer(key, "g_avg", w) if self.centered else None)
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015; E10) with torch's defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8.
+
+    ``weight_decay`` is the coupled L2 form (added to the gradient); use ``AdamW`` for decoupled decay."""
+
+    name = "adam"
+
+    def __init__(self, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, amsgrad: bool = False, *, clip_norm: float | None = None,
+                 schedule: Schedule | None = None) -> None:
+        super().__init__(lr, weight_decay=weight_decay, clip_norm=clip_norm, schedule=schedule)
+        if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
+            raise ValueError(f"{type(self).__name__}: betas must be a pair (beta1, beta2), got {betas!r}.")
+        self.betas = (_fraction(type(self).__name__, "beta1", betas[0]),
+                      _fraction(type(self).__name__, "beta2", betas[1]))
+        self.eps = _number(type(self).__name__, "eps", eps, positive=True)
+        self.amsgrad = bool(amsgrad)
+
+    def _update(self, key: str, w: Array, g: Array) -> None:
+        adam_step(w, g, self._buffer(key, "m", w), self._buffer(key, "v", w), t=self.t, lr=self.lr,
+                  beta1=self.betas[0], beta2=self.betas[1], eps=self.eps,
+                  v_max=self._buffer(key, "v_max", w) if self.amsgrad else None)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter 2019): w ← w(1 − ηλ) before the Adam step.
+
+    Default λ = 0.01, as torch.optim.AdamW."""
+
+    name = "adamw"
+    _coupled_decay = False
+
+    def __init__(self, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.01, amsgrad: bool = False, *, clip_norm: float | None = None,
+                 schedule: Schedule | None = None) -> None:
+        super().__init__(lr, betas, eps, weight_decay, amsgrad, clip_norm=clip_norm, schedule=schedule)
+
+    def _update(self, key: str, w: Array, g: Array) -> None:
+        if self.weight_decay:
+            w *= 1 - self.lr * self.weight_decay
+        super()._update(key, w, g)
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW}
+
+
+def get(spec: str | Optimizer, **kwargs: Any) -> Optimizer:
+    """An optimizer from a name ("sgd", "adam", …) with keyword arguments, or an instance."""
+    if isinstance(spec, Optimizer):
+        return spec
+    return lookup("optimizer", spec, OPTIMIZERS)(**kwargs)
+
+
+def from_config(config: Mapping[str, Any]) -> Optimizer:
+    """Rebuild an optimizer from ``get_config()`` output (only the classes of this module)."""
+    cfg = dict(config)
+    cls = lookup("optimizer", cfg.pop("type"), OPTIMIZERS)
+    schedule = cfg.pop("schedule", None)
+    if "betas" in cfg:
+        cfg["betas"] = tuple(cfg["betas"])
+    return cls(**cfg, schedule=None if schedule is None else schedule_from_config(schedule))
+
+
+def _number(owner: str, arg: str, value: object, *, positive: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{owner}: {arg} must be a number, got {type(value).__name__}.")
+    v = float(value)
+    if not math.isfinite(v) or v < 0 or (positive and v == 0):
+        need = "> 0" if positive else ">= 0"
+        hint = " (try lr=0.01)" if arg == "lr" else ""
+        raise ValueError(f"{owner}: {arg} must be a finite number {need}, got {value!r}{hint}.")
+    return v
+
+
+def _fraction(owner: str, arg: str, value: object) -> float:
+    v = _number(owner, arg, value)
+    if not v < 1:
+        raise ValueError(f"{owner}: {arg} must be in [0, 1), got {value!r}.")
+    return v

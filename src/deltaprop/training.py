@@ -1,0 +1,268 @@
+"""The training loop: epochs of shuffled mini-batches, each one step of the seeds' algorithm.
+
+``fit`` validates everything once, converts the data once to the model's dtype, then repeats
+forward → loss → backward → update over mini-batches, logging per-epoch loss and metrics in a
+``History``, calling callbacks and advancing the learning-rate schedule. The seeds' "until the
+loss converges" is ``tol`` / ``n_iter_no_change``.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from . import losses as losses_mod
+from . import metrics as metrics_mod
+from . import optimizers as optimizers_mod
+from ._types import Array, Seed
+from ._validation import check_positive_int, check_X
+from .backend import rng_from
+from .callbacks import Callback
+from .model import Sequential
+from .schedules import Schedule
+
+
+class History:
+    """Per-epoch logs: ``history.history["loss"]``, ``["val_loss"]``, metrics and ``["lr"]``."""
+
+    def __init__(self) -> None:
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+        self.stopped_early = False
+
+    def append(self, epoch: int, logs: dict[str, float]) -> None:
+        self.epoch.append(epoch)
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(float(value))
+
+    def __getitem__(self, key: str) -> list[float]:
+        return self.history[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.history
+
+    def __len__(self) -> int:
+        return len(self.epoch)
+
+    def __repr__(self) -> str:
+        last = {k: round(v[-1], 6) for k, v in self.history.items() if v}
+        return f"History(epochs={len(self.epoch)}, last={last})"
+
+
+def fit(model: Sequential, X: Any, y: Any, *, loss: str | losses_mod.Loss | None = None,
+        optimizer: str | optimizers_mod.Optimizer = "adam", epochs: int = 1, batch_size: int | None = None,
+        shuffle: bool = True, validation_data: tuple[Any, Any] | None = None, validation_split: float = 0.0,
+        metrics: Sequence[Any] = (), callbacks: Sequence[Callback] = (), verbose: int = 0,
+        sample_weight: Any = None, class_weight: dict[Any, float] | str | None = None,
+        lr_schedule: Schedule | None = None, tol: float | None = None, n_iter_no_change: int = 10,
+        seed: Seed = None) -> History:
+    """Train ``model`` on (X, y) and return the History.
+
+    - ``loss``: a Loss or name; by default it follows the output activation (softmax → cross-entropy,
+      sigmoid → binary cross-entropy, else MSE). ``optimizer``: an Optimizer or name ("sgd", "adam").
+    - ``batch_size=None`` is full-batch gradient descent, as in the seed script.
+    - ``validation_data=(X_val, y_val)`` or ``validation_split`` (a seeded random fraction held out).
+    - ``metrics``: names ("accuracy", "mse", "mae", "r2", "log_loss") or callables f(a, y).
+    - ``verbose``: 0 silent, 1 a progress bar (tqdm if installed), 2 one line per epoch.
+    - ``sample_weight`` (n,) and ``class_weight`` ({label: weight} or "balanced") weight each sample's loss.
+    - ``tol``: stop when the monitored loss improves by less than ``tol`` for ``n_iter_no_change`` epochs.
+    - ``seed``: shuffling and the validation split; by default the model's own generator.
+    """
+    epochs = check_positive_int("fit", "epochs", epochs)  # type: ignore[assignment]
+    batch_size = check_positive_int("fit", "batch_size", batch_size, allow_none=True)
+    if verbose not in (0, 1, 2, False, True):
+        raise ValueError(f"fit: verbose must be 0 (silent), 1 (progress bar) or 2 (a line per epoch), got {verbose!r}.")
+    loss_obj = losses_mod.get(loss) if loss is not None else model._resolve_loss(None)
+    opt = optimizers_mod.get(optimizer)
+    if lr_schedule is not None:
+        opt.set_schedule(lr_schedule)
+    model.loss, model.optimizer = loss_obj, opt
+    metric_fns = [metrics_mod.get(m) for m in metrics]
+    callbacks = list(callbacks)
+    for cb in callbacks:
+        if not isinstance(cb, Callback):
+            raise TypeError(f"fit: callbacks must be deltaprop.callbacks.Callback instances, got {type(cb).__name__}.")
+    rng = rng_from(seed) if seed is not None else model.rng
+
+    X = check_X(X, dtype=model.dtype, n_features=model.n_inputs, where="fit")
+    Y = prepare_targets(model, loss_obj, y, len(X), where="fit")
+    weights = _sample_weights(sample_weight, class_weight, y, len(X))
+    if validation_data is not None and validation_split:
+        raise ValueError("fit: pass validation_data or validation_split, not both.")
+    val: tuple[Array, Array] | None = None
+    if validation_data is not None:
+        if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
+            raise ValueError("fit: validation_data must be a pair (X_val, y_val).")
+        Xv = check_X(validation_data[0], dtype=model.dtype, n_features=model.n_inputs, where="fit",
+                     name="validation X")
+        val = (Xv, prepare_targets(model, loss_obj, validation_data[1], len(Xv), where="fit (validation)"))
+    elif validation_split:
+        if not 0 < validation_split < 1:
+            raise ValueError(f"fit: validation_split must be in (0, 1), got {validation_split!r}.")
+        n_val = round(len(X) * validation_split)
+        if n_val < 1 or n_val >= len(X):
+            raise ValueError(f"fit: validation_split={validation_split} leaves {n_val} of {len(X)} samples for "
+                             "validation; it must leave at least one sample on each side.")
+        perm = rng.permutation(len(X))
+        vi, ti = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+        val = (X[vi], Y[vi])
+        X, Y = X[ti], Y[ti]
+        weights = None if weights is None else weights[ti]
+
+    n = len(X)
+    bs = n if batch_size is None else min(batch_size, n)
+    history = History()
+    model.history = history
+    model.stop_training = False
+    for cb in callbacks:
+        cb.set_model(model)
+        cb.on_train_begin()
+    progress = _Progress(epochs, verbose)
+    monitor = "val_loss" if val is not None else "loss"
+    best, stall = math.inf, 0
+    step = 0
+    try:
+        for epoch in range(epochs):
+            for cb in callbacks:
+                cb.on_epoch_begin(epoch)
+            order = rng.permutation(n) if shuffle and bs < n else None
+            total, metric_sums = 0.0, [0.0] * len(metric_fns)
+            for batch, start in enumerate(range(0, n, bs)):
+                if order is None:
+                    Xb, Yb = (X, Y) if bs == n else (X[start:start + bs], Y[start:start + bs])
+                    wb = None if weights is None else weights[start:start + bs]
+                else:
+                    idx = order[start:start + bs]
+                    Xb, Yb = X[idx], Y[idx]
+                    wb = None if weights is None else weights[idx]
+                for cb in callbacks:
+                    cb.on_batch_begin(batch)
+                a = model.forward(Xb, training=True)
+                value, delta, top = model.output_delta(loss_obj, a, Yb, wb)
+                if not math.isfinite(value):
+                    raise FloatingPointError(
+                        f"fit: the loss became {value} at epoch {epoch + 1}, step {step + 1} (lr={opt.lr:g}); "
+                        "the weights are those of the last finite step. Lower the learning rate or "
+                        "standardise the inputs.")
+                model._backward_from(top, delta)
+                opt.step(model)
+                step += 1
+                m = len(Xb)
+                total += value * m if loss_obj.reduction == "mean" else value
+                for k, (_, fn) in enumerate(metric_fns):
+                    metric_sums[k] += fn(a, Yb) * m
+                if callbacks:
+                    for cb in callbacks:
+                        cb.on_batch_end(batch, {"loss": value, "size": m})
+                    if model.stop_training:
+                        break
+            logs = {"loss": total / n if loss_obj.reduction == "mean" else total}
+            for k, (name, _) in enumerate(metric_fns):
+                logs[name] = metric_sums[k] / n
+            if val is not None:
+                for key, value in model.evaluate(val[0], val[1], loss=loss_obj, metrics=metrics).items():
+                    logs[f"val_{key}"] = value
+            logs["lr"] = opt.lr
+            history.append(epoch, logs)
+            opt.epoch_end(logs.get("val_loss", logs["loss"]))
+            for cb in callbacks:
+                cb.on_epoch_end(epoch, logs)
+            progress.update(epoch, logs)
+            if tol is not None:
+                if logs[monitor] > best - tol:
+                    stall += 1
+                else:
+                    stall = 0
+                best = min(best, logs[monitor])
+                if stall >= n_iter_no_change:
+                    model.stop_training = True
+            if model.stop_training:
+                history.stopped_early = epoch + 1 < epochs
+                break
+    finally:
+        progress.close()
+        for cb in callbacks:
+            cb.on_train_end()
+    return history
+
+
+def prepare_targets(model: Sequential, loss: losses_mod.Loss, y: Any, n: int, *, where: str) -> Array:
+    """Targets as a float array (n, n_outputs) in the model's dtype: integer labels become one-hot
+    rows for a multi-output network, a 1-D y becomes a column for a single output."""
+    if y is None:
+        raise TypeError(f"{where}: y is None; pass the targets, one per sample.")
+    arr = np.asarray(y)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise TypeError(f"{where}: y must be numeric (got dtype {arr.dtype}); encode class names as integers "
+                        "0..k-1 first.")
+    if len(arr) != n:
+        raise ValueError(f"{where}: X has {n} samples but y has {len(arr)}; they must have one row each.")
+    k = model.n_outputs
+    if arr.ndim == 1 and k > 1:
+        if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
+            raise ValueError(f"{where}: the network has {k} outputs, so a 1-D y must hold integer class labels "
+                             f"0..{k - 1}; got non-integer values.")
+        arr = losses_mod.one_hot(arr, k, dtype=model.dtype)
+    elif arr.ndim == 1:
+        arr = arr.reshape(-1, 1)
+    if arr.ndim != 2 or arr.shape[1] != k:
+        raise ValueError(f"{where}: y has shape {np.shape(y)} but the network has {k} output(s); pass y of shape "
+                         f"(n, {k}){' or integer labels (n,)' if k > 1 else ' or (n,)'}.")
+    out = np.ascontiguousarray(arr, dtype=model.dtype)
+    if not np.isfinite(out).all():
+        raise ValueError(f"{where}: y contains NaN or infinite values; drop or impute those samples.")
+    return out
+
+
+def _sample_weights(sample_weight: Any, class_weight: Any, y: Any, n: int) -> Array | None:
+    w = None
+    if sample_weight is not None:
+        w = np.asarray(sample_weight, dtype=np.float64)
+        if w.shape != (n,):
+            raise ValueError(f"fit: sample_weight must have shape ({n},), one weight per sample, got {w.shape}.")
+        if not np.isfinite(w).all() or (w < 0).any():
+            raise ValueError("fit: sample_weight must be finite and non-negative.")
+    if class_weight is not None:
+        y_arr = np.asarray(y)
+        labels = y_arr.argmax(axis=1) if y_arr.ndim == 2 and y_arr.shape[1] > 1 else y_arr.reshape(-1)
+        classes, counts = np.unique(labels, return_counts=True)
+        if class_weight == "balanced":
+            table = {c: n / (len(classes) * k) for c, k in zip(classes.tolist(), counts.tolist())}
+        elif isinstance(class_weight, dict):
+            table = {c: float(class_weight.get(c, 1.0)) for c in classes.tolist()}
+        else:
+            raise ValueError(f"fit: class_weight must be a dict {{label: weight}} or 'balanced', got {class_weight!r}.")
+        cw = np.array([table[c] for c in labels.tolist()], dtype=np.float64)
+        w = cw if w is None else w * cw
+    return w
+
+
+class _Progress:
+    """verbose=1: a tqdm bar over epochs when tqdm is installed; verbose=2 (or no tqdm): a line per epoch."""
+
+    def __init__(self, epochs: int, verbose: int) -> None:
+        self.epochs, self.verbose, self.bar = epochs, int(verbose), None
+        if self.verbose == 1:
+            try:
+                from tqdm.auto import tqdm
+
+                self.bar = tqdm(total=epochs, unit="epoch", leave=True)
+            except ImportError:
+                self.verbose = 2
+
+    def update(self, epoch: int, logs: dict[str, float]) -> None:
+        shown = {k: f"{v:.4g}" for k, v in logs.items()}
+        if self.bar is not None:
+            self.bar.set_postfix(shown, refresh=False)
+            self.bar.update(1)
+        elif self.verbose == 2:
+            text = "  ".join(f"{k}={v}" for k, v in shown.items())
+            print(f"epoch {epoch + 1}/{self.epochs}  {text}", file=sys.stdout, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
