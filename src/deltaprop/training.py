@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -59,7 +59,7 @@ def fit(model: Sequential, X: Any, y: Any, *, loss: str | losses_mod.Loss | None
         metrics: Sequence[Any] = (), callbacks: Sequence[Callback] = (), verbose: int = 0,
         sample_weight: Any = None, class_weight: dict[Any, float] | str | None = None,
         lr_schedule: Schedule | None = None, tol: float | None = None, n_iter_no_change: int = 10,
-        seed: Seed = None) -> History:
+        augment: Callable[[Array, np.random.Generator], Array] | None = None, seed: Seed = None) -> History:
     """Train ``model`` on (X, y) and return the History.
 
     - ``loss``: a Loss or name; by default it follows the output activation (softmax → cross-entropy,
@@ -70,7 +70,9 @@ def fit(model: Sequential, X: Any, y: Any, *, loss: str | losses_mod.Loss | None
     - ``verbose``: 0 silent, 1 a progress bar (tqdm if installed), 2 one line per epoch.
     - ``sample_weight`` (n,) and ``class_weight`` ({label: weight} or "balanced") weight each sample's loss.
     - ``tol``: stop when the monitored loss improves by less than ``tol`` for ``n_iter_no_change`` epochs.
-    - ``seed``: shuffling and the validation split; by default the model's own generator.
+    - ``augment(X_batch, rng) -> X_batch``: applied to each training batch (never to validation data),
+      e.g. random shifts of images; it must return a new array, not modify its input.
+    - ``seed``: shuffling, the validation split and augmentation; by default the model's own generator.
     """
     epochs = check_positive_int("fit", "epochs", epochs)  # type: ignore[assignment]
     batch_size = check_positive_int("fit", "batch_size", batch_size, allow_none=True)
@@ -139,6 +141,8 @@ def fit(model: Sequential, X: Any, y: Any, *, loss: str | losses_mod.Loss | None
                     idx = order[start:start + bs]
                     Xb, Yb = X[idx], Y[idx]
                     wb = None if weights is None else weights[idx]
+                if augment is not None:
+                    Xb = augment(Xb, rng)
                 for cb in callbacks:
                     cb.on_batch_begin(batch)
                 a = model.forward(Xb, training=True)
