@@ -108,7 +108,10 @@ def _normal_cdf(z: Array) -> Array:
         from scipy.special import erf
     except ImportError:  # pragma: no cover - exercised only without SciPy
         erf = np.vectorize(math.erf, otypes=[z.dtype])
-    return (0.5 * (1.0 + erf(z / math.sqrt(2.0)))).astype(z.dtype, copy=False)
+    u = z / math.sqrt(2.0)
+    if u.dtype not in (np.float32, np.float64):  # erf has float32/float64 loops only
+        u = u.astype(np.float64)
+    return (0.5 * (1.0 + erf(u))).astype(z.dtype, copy=False)
 
 
 def softplus(z: Array) -> Array:

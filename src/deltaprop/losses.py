@@ -59,10 +59,11 @@ class Loss:
 
     # -- helpers shared by the subclasses ----------------------------------------------------
     def _reduce(self, per_sample: Array, sample_weight: Array | None) -> float:
+        """Σ_i w_i L_i, divided by n for "mean"; summed in float64 (or wider, if the input is)."""
         if sample_weight is not None:
-            per_sample = per_sample * sample_weight
-        total = float(per_sample.sum(dtype=np.float64))
-        return total / len(per_sample) if self.reduction == "mean" else total
+            per_sample = per_sample * np.asarray(sample_weight, dtype=per_sample.dtype)
+        total = per_sample.sum(dtype=np.promote_types(per_sample.dtype, np.float64))
+        return total / len(per_sample) if self.reduction == "mean" else total  # type: ignore[no-any-return]
 
     def _scaled(self, g: Array, sample_weight: Array | None) -> Array:
         """Apply the reduction (1/n for "mean") and any per-sample weights to an element-wise gradient."""
