@@ -150,8 +150,7 @@ def fit(model: Sequential, X: Any, y: Any, *, loss: str | losses_mod.Loss | None
                 if not math.isfinite(value):
                     raise FloatingPointError(
                         f"fit: the loss became {value} at epoch {epoch + 1}, step {step + 1} (lr={opt.lr:g}); "
-                        "the weights are those of the last finite step. Lower the learning rate or "
-                        "standardise the inputs.")
+                        "training diverged. Lower the learning rate or standardise the inputs.")
                 model._backward_from(top, delta)
                 opt.step(model)
                 step += 1
