@@ -7,6 +7,7 @@ for where each equation of the seeds is implemented).
 from . import activations, callbacks, init, losses, metrics, optimizers, schedules
 from .callbacks import Callback, EarlyStopping, LambdaCallback
 from .gradcheck import GradcheckResult, gradcheck
+from .io import ModelFileError, load
 from .layers import (
     ELU,
     GELU,
@@ -34,7 +35,7 @@ __all__ = [
     "ELU", "GELU", "MAE", "MSE", "SGD", "Activation", "Adam", "AdamW", "BinaryCrossEntropy", "Callback",
     "CategoricalCrossEntropy", "CosineAnnealingLR", "Dense", "Dropout", "EarlyStopping", "ExponentialLR",
     "GradcheckResult", "HalfSSE", "History", "Huber", "Identity", "LambdaCallback", "Layer", "LeakyReLU",
-    "LinearWarmup", "Loss", "Optimizer", "RMSprop", "ReLU", "ReduceLROnPlateau", "Sequential", "Sigmoid",
-    "Softmax", "Softplus", "StepLR", "Tanh", "activations", "callbacks", "fit", "gradcheck", "init", "losses",
-    "metrics", "mlp", "optimizers", "schedules",
+    "LinearWarmup", "Loss", "ModelFileError", "Optimizer", "RMSprop", "ReLU", "ReduceLROnPlateau", "Sequential",
+    "Sigmoid", "Softmax", "Softplus", "StepLR", "Tanh", "activations", "callbacks", "fit", "gradcheck", "init",
+    "load", "losses", "metrics", "mlp", "optimizers", "schedules",
 ]

@@ -196,6 +196,12 @@ class Sequential:
 
         return fit(self, X, y, **kwargs)
 
+    def save(self, path: Any, *, metadata: Any = None) -> None:
+        """Write the model to a safetensors file (no pickle); ``deltaprop.load(path)`` reads it back."""
+        from .io import save
+
+        save(self, path, metadata=metadata)
+
     def _resolve_loss(self, loss: str | losses_mod.Loss | None) -> losses_mod.Loss:
         if loss is None:
             if self.loss is None:
