@@ -6,6 +6,7 @@ for where each equation of the seeds is implemented).
 
 from . import activations, callbacks, init, losses, metrics, optimizers, schedules
 from .callbacks import Callback, EarlyStopping, LambdaCallback
+from .explain import Explanation, explain
 from .gradcheck import GradcheckResult, gradcheck
 from .io import ModelFileError, load
 from .layers import (
@@ -33,9 +34,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ELU", "GELU", "MAE", "MSE", "SGD", "Activation", "Adam", "AdamW", "BinaryCrossEntropy", "Callback",
-    "CategoricalCrossEntropy", "CosineAnnealingLR", "Dense", "Dropout", "EarlyStopping", "ExponentialLR",
-    "GradcheckResult", "HalfSSE", "History", "Huber", "Identity", "LambdaCallback", "Layer", "LeakyReLU",
+    "CategoricalCrossEntropy", "CosineAnnealingLR", "Dense", "Dropout", "EarlyStopping", "Explanation",
+    "ExponentialLR", "GradcheckResult", "HalfSSE", "History", "Huber", "Identity", "LambdaCallback", "Layer",
+    "LeakyReLU",
     "LinearWarmup", "Loss", "ModelFileError", "Optimizer", "RMSprop", "ReLU", "ReduceLROnPlateau", "Sequential",
-    "Sigmoid", "Softmax", "Softplus", "StepLR", "Tanh", "activations", "callbacks", "fit", "gradcheck", "init",
-    "load", "losses", "metrics", "mlp", "optimizers", "schedules",
+    "Sigmoid", "Softmax", "Softplus", "StepLR", "Tanh", "activations", "callbacks", "explain", "fit", "gradcheck",
+    "init", "load", "losses", "metrics", "mlp", "optimizers", "schedules",
 ]

@@ -237,6 +237,30 @@ class Sequential:
         inner = ",\n".join(f"    {layer!r}" for layer in self.layers)
         return f"Sequential([\n{inner},\n], dtype={self.dtype.name})"
 
+    def _summary_rows(self) -> list[tuple[str, str, str, str]]:
+        rows, width = [], self.n_inputs
+        for i, layer in enumerate(self.layers):
+            width = layer.output_size(width)
+            rows.append((str(i), repr(layer), f"(n, {width})", f"{sum(p.size for p in layer.params().values()):,}"))
+        return rows
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter display: the summary as a Markdown table."""
+        body = "\n".join(f"| {i} | `{name}` | {shape} | {n} |" for i, name, shape, n in self._summary_rows())
+        return (f"| # | layer | output shape | params |\n|---|---|---|---:|\n{body}\n\n"
+                f"input: (n, {self.n_inputs}) · parameters: {self.n_params:,} · dtype: {self.dtype}\n")
+
+    def _repr_html_(self) -> str:
+        """Jupyter display: the summary as an HTML table."""
+        import html
+
+        cells = "".join(f"<tr><td>{i}</td><td><code>{html.escape(name)}</code></td><td>{shape}</td>"
+                        f"<td style='text-align:right'>{n}</td></tr>" for i, name, shape, n in self._summary_rows())
+        return (f"<table><thead><tr><th>#</th><th>layer</th><th>output shape</th><th>params</th></tr></thead>"
+                f"<tbody>{cells}</tbody></table><p>input: (n, {self.n_inputs}) · parameters: {self.n_params:,}"
+                f" · dtype: {self.dtype}</p>")
+
+
 
 def default_loss(model: Sequential) -> str:
     """The loss that goes with the output activation: softmax → cross-entropy, sigmoid → binary

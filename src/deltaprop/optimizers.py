@@ -87,10 +87,12 @@ class Optimizer:
 
     name: ClassVar[str] = ""
 
-    def __init__(self, lr: float, *, weight_decay: float = 0.0, clip_norm: float | None = None,
+    def __init__(self, lr: float, *, weight_decay: float = 0.0, decay_bias: bool = True, clip_norm: float | None = None,
                  schedule: Schedule | None = None) -> None:
         self.lr = _number(type(self).__name__, "lr", lr, positive=True)
         self.weight_decay = _number(type(self).__name__, "weight_decay", weight_decay)
+        # decay_bias=False decays weights only ("<i>.W"), as Nielsen's L2 and sklearn's alpha do
+        self.decay_bias = bool(decay_bias)
         self.clip_norm = None if clip_norm is None else _number(type(self).__name__, "clip_norm", clip_norm,
                                                                positive=True)
         self.base_lr = self.lr
@@ -128,7 +130,7 @@ class Optimizer:
             g = grads[key]
             if scale is not None:
                 g = g * scale
-            if self.weight_decay and self._coupled_decay:
+            if self.weight_decay and self._coupled_decay and (self.decay_bias or not key.endswith(".b")):
                 g = g + self.weight_decay * w  # L2 penalty ½λ‖w‖² folded into the gradient
             self._update(key, w, g)
 
@@ -179,13 +181,15 @@ class Optimizer:
 class SGD(Optimizer):
     """Stochastic gradient descent: w ← w − η ∂L/∂w, optionally with (Nesterov) momentum (E9).
 
-    ``weight_decay`` λ adds λw to the gradient (L2 regularisation), as torch.optim.SGD does."""
+    ``weight_decay`` λ adds λw to the gradient (L2 regularisation), as torch.optim.SGD does; with a
+    mean loss over a batch, ``weight_decay=λ/n`` and ``decay_bias=False`` is Nielsen's L2 rule
+    w ← (1 − ηλ/n) w − η ∂C₀/∂w (n: training-set size), biases undecayed."""
 
     name = "sgd"
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0,
-                 *, clip_norm: float | None = None, schedule: Schedule | None = None) -> None:
-        super().__init__(lr, weight_decay=weight_decay, clip_norm=clip_norm, schedule=schedule)
+                 *, decay_bias: bool = True, clip_norm: float | None = None, schedule: Schedule | None = None) -> None:
+        super().__init__(lr, weight_decay=weight_decay, decay_bias=decay_bias, clip_norm=clip_norm, schedule=schedule)
         self.momentum = _number("SGD", "momentum", momentum)
         if nesterov and self.momentum == 0:
             raise ValueError("SGD: nesterov=True needs momentum > 0, e.g. SGD(lr, momentum=0.9, nesterov=True).")
@@ -202,9 +206,9 @@ class RMSprop(Optimizer):
     name = "rmsprop"
 
     def __init__(self, lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8, momentum: float = 0.0,
-                 centered: bool = False, weight_decay: float = 0.0, *, clip_norm: float | None = None,
-                 schedule: Schedule | None = None) -> None:
-        super().__init__(lr, weight_decay=weight_decay, clip_norm=clip_norm, schedule=schedule)
+                 centered: bool = False, weight_decay: float = 0.0, *, decay_bias: bool = True,
+                 clip_norm: float | None = None, schedule: Schedule | None = None) -> None:
+        super().__init__(lr, weight_decay=weight_decay, decay_bias=decay_bias, clip_norm=clip_norm, schedule=schedule)
         self.alpha = _fraction("RMSprop", "alpha", alpha)
         self.eps = _number("RMSprop", "eps", eps, positive=True)
         self.momentum = _number("RMSprop", "momentum", momentum)
@@ -224,9 +228,9 @@ class Adam(Optimizer):
     name = "adam"
 
     def __init__(self, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, amsgrad: bool = False, *, clip_norm: float | None = None,
-                 schedule: Schedule | None = None) -> None:
-        super().__init__(lr, weight_decay=weight_decay, clip_norm=clip_norm, schedule=schedule)
+                 weight_decay: float = 0.0, amsgrad: bool = False, *, decay_bias: bool = True,
+                 clip_norm: float | None = None, schedule: Schedule | None = None) -> None:
+        super().__init__(lr, weight_decay=weight_decay, decay_bias=decay_bias, clip_norm=clip_norm, schedule=schedule)
         if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
             raise ValueError(f"{type(self).__name__}: betas must be a pair (beta1, beta2), got {betas!r}.")
         self.betas = (_fraction(type(self).__name__, "beta1", betas[0]),
@@ -249,12 +253,13 @@ class AdamW(Adam):
     _coupled_decay = False
 
     def __init__(self, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.01, amsgrad: bool = False, *, clip_norm: float | None = None,
-                 schedule: Schedule | None = None) -> None:
-        super().__init__(lr, betas, eps, weight_decay, amsgrad, clip_norm=clip_norm, schedule=schedule)
+                 weight_decay: float = 0.01, amsgrad: bool = False, *, decay_bias: bool = True,
+                 clip_norm: float | None = None, schedule: Schedule | None = None) -> None:
+        super().__init__(lr, betas, eps, weight_decay, amsgrad, decay_bias=decay_bias, clip_norm=clip_norm,
+                         schedule=schedule)
 
     def _update(self, key: str, w: Array, g: Array) -> None:
-        if self.weight_decay:
+        if self.weight_decay and (self.decay_bias or not key.endswith(".b")):
             w *= 1 - self.lr * self.weight_decay
         super()._update(key, w, g)
 
