@@ -16,7 +16,7 @@ rows = arrays(np.float64, st.tuples(st.integers(1, 5), st.integers(1, 6)), eleme
 
 @given(rows)
 def test_sigmoid_stays_in_unit_interval_without_warnings(z):
-    with np.errstate(all="raise"):
+    with np.errstate(all="raise", under="ignore"):  # halving a subnormal z underflows, harmlessly
         a = act.sigmoid(z)
     assert np.all((a >= 0) & (a <= 1))
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _nets import HIDDEN, LOSSES, OUTPUT, make_loss, random_data, random_net, valid_pair
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import deltaprop as dp
+from _nets import HIDDEN, LOSSES, OUTPUT, make_loss, random_data, random_net, valid_pair
 
 PAIRS = [(out, loss) for out in OUTPUT for loss in LOSSES if valid_pair(out, loss)]
 

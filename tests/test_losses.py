@@ -89,7 +89,7 @@ def test_errors_name_the_problem():
         dp.MSE(reduction="avg")
     with pytest.raises(ValueError, match=r"targets y have shape \(3, 3\) but the network output has shape \(3, 2\)"):
         dp.MSE().value(A, np.zeros((3, 3)))
-    with pytest.raises(ValueError, match="unknown loss 'msee'.*Did you mean 'mse'"):
+    with pytest.raises(ValueError, match=r"unknown loss 'msee'.*Did you mean 'mse'"):
         dp.losses.get("msee")
-    with pytest.raises(ValueError, match="labels must lie in 0..1"):
+    with pytest.raises(ValueError, match=r"labels must lie in 0\.\.1"):
         dp.CategoricalCrossEntropy().value(A, np.array([0, 1, 5]))

@@ -102,7 +102,8 @@ class Dense(Layer):
 
     @W.setter
     def W(self, values: Any) -> None:
-        self._W = self._checked("W", values, (self.n_out, self.n_in))
+        # copy into the existing array: optimizers and models may hold references to it
+        self._W[...] = self._checked("W", values, (self.n_out, self.n_in))
 
     @property
     def b(self) -> Array:
@@ -111,7 +112,7 @@ class Dense(Layer):
 
     @b.setter
     def b(self, values: Any) -> None:
-        self._b = self._checked("b", values, (self.n_out,))
+        self._b[...] = self._checked("b", values, (self.n_out,))
 
     def forward(self, a_prev: Array, training: bool = True) -> Array:
         """z = a_prev Wᵀ + b (E1), with a_prev of shape (n, n_in) and z of shape (n, n_out)."""
@@ -127,7 +128,7 @@ class Dense(Layer):
         if self.a_prev is None:
             raise RuntimeError("Dense.backward() called before forward(); there is no cached a_prev.")
         np.matmul(delta.T, self.a_prev, out=self.dW)
-        np.sum(delta, axis=0, out=self.db)
+        np.add.reduce(delta, axis=0, out=self.db)
         return delta @ self._W if input_grad else None
 
     def params(self) -> dict[str, Array]:

@@ -38,13 +38,17 @@ class Loss:
     # -- public API -------------------------------------------------------------------------
     def value(self, a: Array, y: Array, sample_weight: Array | None = None) -> float:
         """L: per-sample losses (summed over outputs), weighted, then reduced over samples."""
-        y = self.prepare_targets(a, y)
-        per_sample = self._per_element(a, y).reshape(len(a), -1).sum(axis=1)
-        return self._reduce(per_sample, sample_weight)
+        return self._value(a, self.prepare_targets(a, y), sample_weight)
 
     def grad(self, a: Array, y: Array, sample_weight: Array | None = None) -> Array:
         """∂L/∂a, same shape as ``a``, already divided by n for ``reduction="mean"``."""
-        y = self.prepare_targets(a, y)
+        return self._grad(a, self.prepare_targets(a, y), sample_weight)
+
+    # the same on targets already shaped like ``a`` (the training loop prepares them once)
+    def _value(self, a: Array, y: Array, sample_weight: Array | None = None) -> float:
+        return self._reduce(self._per_element(a, y).sum(axis=1), sample_weight)
+
+    def _grad(self, a: Array, y: Array, sample_weight: Array | None = None) -> Array:
         return self._scaled(self._grad_element(a, y), sample_weight)
 
     def prepare_targets(self, a: Array, y: Array) -> Array:
@@ -173,13 +177,17 @@ class BinaryCrossEntropy(Loss):
 
     def value_from_logits(self, z: Array, y: Array, sample_weight: Array | None = None) -> float:
         """L from the sigmoid's input z: log(1 + e^z) − yz, stable for any z."""
-        y = self.prepare_targets(z, y)
-        per_sample = (np.logaddexp(0.0, z) - y * z).sum(axis=1)
-        return self._reduce(per_sample, sample_weight)
+        return self._value_from_logits(z, self.prepare_targets(z, y), sample_weight)
 
     def fused_delta(self, a: Array, y: Array, sample_weight: Array | None = None) -> Array:
         """δ(L) = ∂L/∂z = (a − y), scaled by the reduction (E8)."""
-        return self._scaled(a - self.prepare_targets(a, y), sample_weight)
+        return self._fused_delta(a, self.prepare_targets(a, y), sample_weight)
+
+    def _value_from_logits(self, z: Array, y: Array, sample_weight: Array | None = None) -> float:
+        return self._reduce((np.logaddexp(0.0, z) - y * z).sum(axis=1), sample_weight)
+
+    def _fused_delta(self, a: Array, y: Array, sample_weight: Array | None = None) -> Array:
+        return self._scaled(a - y, sample_weight)
 
 
 class CategoricalCrossEntropy(Loss):
@@ -205,13 +213,17 @@ class CategoricalCrossEntropy(Loss):
 
     def value_from_logits(self, z: Array, y: Array, sample_weight: Array | None = None) -> float:
         """L = −Σ_j y_j log softmax(z)_j, through log-sum-exp."""
-        y = self.prepare_targets(z, y)
-        per_sample = -(y * act.log_softmax(z)).sum(axis=1)
-        return self._reduce(per_sample, sample_weight)
+        return self._value_from_logits(z, self.prepare_targets(z, y), sample_weight)
 
     def fused_delta(self, a: Array, y: Array, sample_weight: Array | None = None) -> Array:
         """δ(L) = ∂L/∂z = (a − y), scaled by the reduction (E8)."""
-        return self._scaled(a - self.prepare_targets(a, y), sample_weight)
+        return self._fused_delta(a, self.prepare_targets(a, y), sample_weight)
+
+    def _value_from_logits(self, z: Array, y: Array, sample_weight: Array | None = None) -> float:
+        return self._reduce(-(y * act.log_softmax(z)).sum(axis=1), sample_weight)
+
+    def _fused_delta(self, a: Array, y: Array, sample_weight: Array | None = None) -> Array:
+        return self._scaled(a - y, sample_weight)
 
 
 def one_hot(labels: Array, n_classes: int, *, dtype: Any = np.float64) -> Array:

@@ -49,6 +49,8 @@ class Sequential:
         self.n_inputs = dense[0].n_in
         self.n_outputs = self._check_chain()
         self.rng = rng_from(seed)
+        self._pairs: list[tuple[str, Array, Array]] = []
+        self._pairs_for: tuple[Layer, ...] | None = None
         self.stop_training = False
         self.loss: losses_mod.Loss | None = None
         self.optimizer: optimizers_mod.Optimizer | None = None
@@ -93,18 +95,21 @@ class Sequential:
     def _first_param_layer(self) -> int:
         return next(i for i, layer in enumerate(self.layers) if isinstance(layer, Dense))
 
-    def output_delta(self, loss: losses_mod.Loss, a: Array, y: Array,
-                     sample_weight: Array | None = None) -> tuple[float, Array, int]:
+    def output_delta(self, loss: losses_mod.Loss, a: Array, y: Array, sample_weight: Array | None = None, *,
+                     prepared: bool = False) -> tuple[float, Array, int]:
         """(L, δ, top): the loss value and the delta to propagate from below layer ``top``.
 
         When the last layer is the activation the loss fuses with (softmax + categorical CE,
         sigmoid + binary CE), δ is ∂L/∂z = (a − y)/n (E8) and the value comes from the logits;
-        otherwise δ is ∂L/∂a and backward starts at the top (E3)."""
+        otherwise δ is ∂L/∂a and backward starts at the top (E3). ``prepared=True`` says y is
+        already a float array shaped like ``a`` (as ``fit`` makes it), which skips the target checks."""
+        if not prepared:
+            y = loss.prepare_targets(a, y)
         last = self.layers[-1]
         if loss.fuses_with is not None and isinstance(last, Activation) and last.name == loss.fuses_with:
-            value = loss.value_from_logits(last.z, y, sample_weight)  # type: ignore[attr-defined]
-            return value, loss.fused_delta(a, y, sample_weight), len(self.layers) - 1  # type: ignore[attr-defined]
-        return loss.value(a, y, sample_weight), loss.grad(a, y, sample_weight), len(self.layers)
+            value = loss._value_from_logits(last.z, y, sample_weight)  # type: ignore[attr-defined]
+            return value, loss._fused_delta(a, y, sample_weight), len(self.layers) - 1  # type: ignore[attr-defined]
+        return loss._value(a, y, sample_weight), loss._grad(a, y, sample_weight), len(self.layers)
 
     def train_on_batch(self, X: Array, y: Array, *, loss: str | losses_mod.Loss | None = None,
                        optimizer: str | optimizers_mod.Optimizer | None = None,
@@ -120,6 +125,18 @@ class Sequential:
         return value
 
     # -- parameters --------------------------------------------------------------------------
+    def param_grad_pairs(self) -> list[tuple[str, Array, Array]]:
+        """[(key, parameter, gradient), …]: the arrays an optimizer updates, built once and reused.
+
+        Layers keep the same arrays between steps (updates and gradients are written in place),
+        so the list is rebuilt only when the layers change."""
+        layers = tuple(self.layers)
+        if self._pairs_for is not layers and self._pairs_for != layers:
+            grads = self.gradients()
+            self._pairs = [(k, p, grads[k]) for k, p in self.parameters().items()]
+            self._pairs_for = layers
+        return self._pairs
+
     def parameters(self) -> dict[str, Array]:
         """Every trainable array by key "<layer index>.<name>" ("0.W", "0.b", "2.W", …)."""
         return {f"{i}.{name}": p for i, layer in enumerate(self.layers) for name, p in layer.params().items()}
@@ -159,6 +176,7 @@ class Sequential:
         """A copy of the network in another dtype (e.g. float64 for gradient checks)."""
         clone = self.copy()
         clone.dtype = as_dtype(dtype)
+        clone._pairs_for = None
         for layer in clone.layers:
             layer.astype(clone.dtype)
         return clone
@@ -259,7 +277,6 @@ class Sequential:
         return (f"<table><thead><tr><th>#</th><th>layer</th><th>output shape</th><th>params</th></tr></thead>"
                 f"<tbody>{cells}</tbody></table><p>input: (n, {self.n_inputs}) · parameters: {self.n_params:,}"
                 f" · dtype: {self.dtype}</p>")
-
 
 
 def default_loss(model: Sequential) -> str:

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from . import kernels
 from ._registry import lookup
 from ._types import Array
 from .schedules import Schedule
@@ -60,23 +61,35 @@ def rmsprop_step(w: Array, g: Array, s: Array, *, lr: float, alpha: float, eps: 
 
 
 def adam_step(w: Array, g: Array, m: Array, v: Array, *, t: int, lr: float, beta1: float, beta2: float,
-              eps: float, v_max: Array | None = None) -> None:
+              eps: float, v_max: Array | None = None, scratch: Array | None = None) -> None:
     """Adam with bias-corrected moments (Kingma & Ba 2015, Alg. 1; E10).
 
     m ← β1 m + (1 − β1) g; v ← β2 v + (1 − β2) g²; w ← w − (η / (1 − β1ᵗ)) m / (√v / √(1 − β2ᵗ) + ε).
     ε is added after the square root of the corrected v, as torch.optim.Adam does. With
-    ``v_max`` (AMSGrad) the running maximum of v is used in the denominator."""
-    m += (1 - beta1) * (g - m)
+    ``v_max`` (AMSGrad) the running maximum of v is used in the denominator. ``scratch`` (same
+    shape as w) avoids allocating temporaries; without AMSGrad a fused one-pass kernel is used
+    when numba is installed (``deltaprop.kernels``)."""
+    step_size = lr / (1 - beta1**t)
+    sqrt_bc2 = math.sqrt(1 - beta2**t)
+    if v_max is None and kernels.adam_fused(w, g, m, v, beta1=beta1, beta2=beta2, step_size=step_size,
+                                            sqrt_bc2=sqrt_bc2, eps=eps):
+        return
+    s = np.empty_like(w) if scratch is None else scratch
+    np.subtract(g, m, out=s)
+    s *= 1 - beta1
+    m += s  # m ← m + (1 − β1)(g − m) = β1 m + (1 − β1) g
     v *= beta2
-    v += (1 - beta2) * g * g
+    np.multiply(g, g, out=s)
+    s *= 1 - beta2
+    v += s
     if v_max is not None:
         np.maximum(v_max, v, out=v_max)
-        v = v_max
-    step_size = lr / (1 - beta1**t)
-    denom = np.sqrt(v)
-    denom /= math.sqrt(1 - beta2**t)
-    denom += eps
-    w -= step_size * (m / denom)
+    np.sqrt(v if v_max is None else v_max, out=s)
+    s /= sqrt_bc2
+    s += eps
+    np.divide(m, s, out=s)
+    s *= step_size
+    w -= s
 
 
 # ---------------------------------------------------------------------------------------------
@@ -98,6 +111,7 @@ class Optimizer:
         self.base_lr = self.lr
         self.t = 0
         self.state: dict[str, dict[str, Array]] = {}
+        self._scratch_buffers: dict[tuple[Any, str], Array] = {}
         self.schedule: Schedule | None = None
         if schedule is not None:
             self.set_schedule(schedule)
@@ -121,13 +135,12 @@ class Optimizer:
         ``model`` is anything with ``parameters()`` and ``gradients()`` (a Sequential), or a dict of
         parameters with ``grads`` the dict of their gradients under the same keys."""
         if grads is None:
-            params, grads = model.parameters(), model.gradients()
+            pairs = model.param_grad_pairs()
         else:
-            params = model
+            pairs = [(key, w, grads[key]) for key, w in model.items()]
         self.t += 1
-        scale = self._clip_scale(grads) if self.clip_norm is not None else None
-        for key, w in params.items():
-            g = grads[key]
+        scale = self._clip_scale([g for _, _, g in pairs]) if self.clip_norm is not None else None
+        for key, w, g in pairs:
             if scale is not None:
                 g = g * scale
             if self.weight_decay and self._coupled_decay and (self.decay_bias or not key.endswith(".b")):
@@ -136,8 +149,8 @@ class Optimizer:
 
     _coupled_decay: ClassVar[bool] = True
 
-    def _clip_scale(self, grads: Mapping[str, Array]) -> float | None:
-        total = math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
+    def _clip_scale(self, grads: list[Array]) -> float | None:
+        total = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
         coef = self.clip_norm / (total + 1e-6)  # type: ignore[operator]
         return coef if coef < 1.0 else None
 
@@ -146,6 +159,14 @@ class Optimizer:
         buf = slot.get(name)
         if buf is None or buf.shape != like.shape or buf.dtype != like.dtype:
             buf = slot[name] = np.zeros_like(like)
+        return buf
+
+    def _scratch(self, like: Array) -> Array:
+        """A temporary buffer for element-wise work, shared by all parameters of the same shape."""
+        key = (like.shape, like.dtype.str)
+        buf = self._scratch_buffers.get(key)
+        if buf is None:
+            buf = self._scratch_buffers[key] = np.empty_like(like)
         return buf
 
     def _update(self, key: str, w: Array, g: Array) -> None:  # pragma: no cover - abstract
@@ -241,7 +262,7 @@ class Adam(Optimizer):
     def _update(self, key: str, w: Array, g: Array) -> None:
         adam_step(w, g, self._buffer(key, "m", w), self._buffer(key, "v", w), t=self.t, lr=self.lr,
                   beta1=self.betas[0], beta2=self.betas[1], eps=self.eps,
-                  v_max=self._buffer(key, "v_max", w) if self.amsgrad else None)
+                  v_max=self._buffer(key, "v_max", w) if self.amsgrad else None, scratch=self._scratch(w))
 
 
 class AdamW(Adam):
