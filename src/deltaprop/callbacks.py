@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 if TYPE_CHECKING:
     from .model import Sequential
 
@@ -93,3 +95,16 @@ class EarlyStopping(Callback):
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         if self.restore_best_weights and self.best_weights is not None:
             self.model.set_weights(self.best_weights)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The progress so far (best value and epoch, epochs waited, best weights), for checkpoints."""
+        best_weights = None if self.best_weights is None else {k: v.copy() for k, v in self.best_weights.items()}
+        return {"best": self.best, "wait": self.wait, "best_epoch": self.best_epoch,
+                "stopped_epoch": self.stopped_epoch, "best_weights": best_weights}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from ``state_dict()`` output (call after ``on_train_begin``, as ``fit(resume=...)`` does)."""
+        self.best, self.wait = float(state["best"]), int(state["wait"])
+        self.best_epoch, self.stopped_epoch = int(state["best_epoch"]), int(state["stopped_epoch"])
+        weights = state["best_weights"]
+        self.best_weights = None if weights is None else {str(k): np.array(v) for k, v in weights.items()}

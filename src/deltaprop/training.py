@@ -9,6 +9,7 @@ loss converges" is ``tol`` / ``n_iter_no_change``.
 from __future__ import annotations
 
 import math
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -59,7 +60,9 @@ def fit(model: Sequential, X: Any, y: Any, *, loss: str | losses_mod.Loss | None
         metrics: Sequence[Any] = (), callbacks: Sequence[Callback] = (), verbose: int = 0,
         sample_weight: Any = None, class_weight: dict[Any, float] | str | None = None,
         lr_schedule: Schedule | None = None, tol: float | None = None, n_iter_no_change: int = 10,
-        augment: Callable[[Array, np.random.Generator], Array] | None = None, seed: Seed = None) -> History:
+        augment: Callable[[Array, np.random.Generator], Array] | None = None, seed: Seed = None,
+        checkpoint: str | os.PathLike[str] | None = None, checkpoint_every: int = 1,
+        resume: str | os.PathLike[str] | None = None) -> History:
     """Train ``model`` on (X, y) and return the History.
 
     - ``loss``: a Loss or name; by default it follows the output activation (softmax → cross-entropy,
@@ -73,6 +76,10 @@ def fit(model: Sequential, X: Any, y: Any, *, loss: str | losses_mod.Loss | None
     - ``augment(X_batch, rng) -> X_batch``: applied to each training batch (never to validation data),
       e.g. random shifts of images; it must return a new array, not modify its input.
     - ``seed``: shuffling, the validation split and augmentation; by default the model's own generator.
+    - ``checkpoint=path``: after every ``checkpoint_every`` epochs and when training ends, atomically write
+      the weights, optimizer and schedule state, generator states, history, ``tol`` counters and
+      EarlyStopping state. ``resume=path`` continues such a run exactly (same arguments; ``epochs`` is
+      the total, including the epochs already done).
     """
     epochs = check_positive_int("fit", "epochs", epochs)  # type: ignore[assignment]
     batch_size = check_positive_int("fit", "batch_size", batch_size, allow_none=True)
@@ -89,6 +96,17 @@ def fit(model: Sequential, X: Any, y: Any, *, loss: str | losses_mod.Loss | None
         if not isinstance(cb, Callback):
             raise TypeError(f"fit: callbacks must be deltaprop.callbacks.Callback instances, got {type(cb).__name__}.")
     rng = rng_from(seed) if seed is not None else model.rng
+    checkpoint_every = check_positive_int("fit", "checkpoint_every", checkpoint_every)  # type: ignore[assignment]
+    resumed = None
+    if checkpoint is not None or resume is not None:
+        from .checkpoint import Checkpoint, check_checkpoint_path
+
+        if checkpoint is not None:
+            check_checkpoint_path(checkpoint)
+        if resume is not None:
+            resumed = Checkpoint(resume)
+            resumed.rewind(rng)  # so the validation split is drawn exactly as in the interrupted run
+    rng_start = rng.bit_generator.state
 
     X = check_X(X, dtype=model.dtype, n_features=model.n_inputs, where="fit")
     Y = prepare_targets(model, loss_obj, y, len(X), where="fit")
@@ -128,7 +146,11 @@ def fit(model: Sequential, X: Any, y: Any, *, loss: str | losses_mod.Loss | None
     best, stall = math.inf, 0
     step = 0
     try:
-        for epoch in range(epochs):
+        first_epoch = 0
+        if resumed is not None:
+            first_epoch, step, best, stall = resumed.restore(model, opt, rng, callbacks, history, n_samples=n,
+                                                             epochs=epochs)
+        for epoch in range(first_epoch, epochs):
             for cb in callbacks:
                 cb.on_epoch_begin(epoch)
             order = rng.permutation(n) if shuffle and bs < n else None
@@ -183,6 +205,13 @@ def fit(model: Sequential, X: Any, y: Any, *, loss: str | losses_mod.Loss | None
                 best = min(best, logs[monitor])
                 if stall >= n_iter_no_change:
                     model.stop_training = True
+            if checkpoint is not None and ((epoch + 1) % checkpoint_every == 0 or model.stop_training
+                                           or epoch + 1 == epochs):
+                from .checkpoint import save_checkpoint
+
+                save_checkpoint(checkpoint, model=model, optimizer=opt, rng=rng, rng_start=rng_start,
+                                callbacks=callbacks, history=history, epoch=epoch + 1, epochs=epochs, step=step,
+                                best=best, stall=stall, n_samples=n)
             if model.stop_training:
                 history.stopped_early = epoch + 1 < epochs
                 break
