@@ -19,7 +19,6 @@ else:
     torch = pytest.importorskip("torch")
 
 F = torch.nn.functional
-torch.set_default_dtype(torch.float64)
 
 
 def torch_activation(layer: dp.Layer) -> torch.nn.Module:
@@ -42,7 +41,7 @@ def to_torch(model: dp.Sequential) -> torch.nn.Sequential:
     modules = []
     for layer in model.layers:
         if isinstance(layer, dp.Dense):
-            lin = torch.nn.Linear(layer.n_in, layer.n_out)
+            lin = torch.nn.Linear(layer.n_in, layer.n_out, dtype=torch.float64)
             with torch.no_grad():
                 lin.weight.copy_(torch.from_numpy(layer.W))
                 lin.bias.copy_(torch.from_numpy(layer.b))

@@ -114,6 +114,7 @@ def fit(model: Sequential, X: Any, y: Any, *, loss: str | losses_mod.Loss | None
     if validation_data is not None and validation_split:
         raise ValueError("fit: pass validation_data or validation_split, not both.")
     val: tuple[Array, Array] | None = None
+    rows: Array | None = None  # the training rows of X when a validation split holds some out
     if validation_data is not None:
         if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
             raise ValueError("fit: validation_data must be a pair (X_val, y_val).")
@@ -128,13 +129,12 @@ def fit(model: Sequential, X: Any, y: Any, *, loss: str | losses_mod.Loss | None
             raise ValueError(f"fit: validation_split={validation_split} leaves {n_val} of {len(X)} samples for "
                              "validation; it must leave at least one sample on each side.")
         perm = rng.permutation(len(X))
-        vi, ti = np.sort(perm[:n_val]), np.sort(perm[n_val:])
-        val = (X[vi], Y[vi])
-        X, Y = X[ti], Y[ti]
-        weights = None if weights is None else weights[ti]
+        vi, rows = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+        val = (X[vi], Y[vi])  # the held-out rows are copied; the training rows are only indexed
 
-    n = len(X)
+    n = len(X) if rows is None else len(rows)
     bs = n if batch_size is None else min(batch_size, n)
+    batches = _Batches(X, Y, weights, rows, bs)
     history = History()
     model.history = history
     model.stop_training = False
@@ -156,19 +156,13 @@ def fit(model: Sequential, X: Any, y: Any, *, loss: str | losses_mod.Loss | None
             order = rng.permutation(n) if shuffle and bs < n else None
             total, metric_sums = 0.0, [0.0] * len(metric_fns)
             for batch, start in enumerate(range(0, n, bs)):
-                if order is None:
-                    Xb, Yb = (X, Y) if bs == n else (X[start:start + bs], Y[start:start + bs])
-                    wb = None if weights is None else weights[start:start + bs]
-                else:
-                    idx = order[start:start + bs]
-                    Xb, Yb = X[idx], Y[idx]
-                    wb = None if weights is None else weights[idx]
+                Xb, Yb, wb = batches.get(start, order)
                 if augment is not None:
                     Xb = augment(Xb, rng)
                 for cb in callbacks:
                     cb.on_batch_begin(batch)
                 a = model.forward(Xb, training=True)
-                value, delta, top = model.output_delta(loss_obj, a, Yb, wb)
+                value, delta, top = model.output_delta(loss_obj, a, Yb, wb, prepared=True)
                 if not math.isfinite(value):
                     raise FloatingPointError(
                         f"fit: the loss became {value} at epoch {epoch + 1}, step {step + 1} (lr={opt.lr:g}); "
@@ -220,6 +214,35 @@ def fit(model: Sequential, X: Any, y: Any, *, loss: str | losses_mod.Loss | None
         for cb in callbacks:
             cb.on_train_end()
     return history
+
+
+class _Batches:
+    """Mini-batches of rows, gathered into buffers that are reused from one batch to the next.
+
+    ``rows`` (optional) selects the training rows of X without copying them (validation split);
+    ``order`` is the epoch's shuffled permutation of those rows, or None to take them in order."""
+
+    def __init__(self, X: Array, Y: Array, weights: Array | None, rows: Array | None, bs: int) -> None:
+        self.X, self.Y, self.weights, self.rows, self.bs = X, Y, weights, rows, bs
+        self.n = len(X) if rows is None else len(rows)
+        self._buffers: tuple[Array, Array] | None = None
+
+    def get(self, start: int, order: Array | None) -> tuple[Array, Array, Array | None]:
+        stop = min(start + self.bs, self.n)
+        if order is None and self.rows is None:  # contiguous rows: views, no copy
+            w = None if self.weights is None else self.weights[start:stop]
+            return self.X[start:stop], self.Y[start:stop], w
+        idx = order[start:stop] if order is not None else np.arange(start, stop)
+        if self.rows is not None:
+            idx = self.rows[idx]
+        if self._buffers is None:
+            self._buffers = (np.empty((self.bs, self.X.shape[1]), self.X.dtype),
+                             np.empty((self.bs, self.Y.shape[1]), self.Y.dtype))
+        m = stop - start
+        Xb, Yb = self._buffers[0][:m], self._buffers[1][:m]
+        np.take(self.X, idx, axis=0, out=Xb)
+        np.take(self.Y, idx, axis=0, out=Yb)
+        return Xb, Yb, None if self.weights is None else self.weights[idx]
 
 
 def prepare_targets(model: Sequential, loss: losses_mod.Loss, y: Any, n: int, *, where: str) -> Array:
