@@ -4,7 +4,7 @@ The public names are re-exported here; each lives in a module of its own (see do
 for where each equation of the seeds is implemented).
 """
 
-from . import activations, callbacks, init, losses, metrics, optimizers, schedules
+from . import activations, augment, callbacks, datasets, init, losses, metrics, optimizers, schedules
 from .callbacks import Callback, EarlyStopping, LambdaCallback
 from .explain import Explanation, explain
 from .gradcheck import GradcheckResult, gradcheck
@@ -38,6 +38,6 @@ __all__ = [
     "ExponentialLR", "GradcheckResult", "HalfSSE", "History", "Huber", "Identity", "LambdaCallback", "Layer",
     "LeakyReLU",
     "LinearWarmup", "Loss", "ModelFileError", "Optimizer", "RMSprop", "ReLU", "ReduceLROnPlateau", "Sequential",
-    "Sigmoid", "Softmax", "Softplus", "StepLR", "Tanh", "activations", "callbacks", "explain", "fit", "gradcheck",
-    "init", "load", "losses", "metrics", "mlp", "optimizers", "schedules",
+    "Sigmoid", "Softmax", "Softplus", "StepLR", "Tanh", "activations", "augment", "callbacks", "datasets", "explain",
+    "fit", "gradcheck", "init", "load", "losses", "metrics", "mlp", "optimizers", "schedules",
 ]
