@@ -11,6 +11,7 @@ bias, activation, output) and ``workflow()`` the second seed's loop (forward →
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,9 +35,10 @@ class _Layer:
     shown: list[int | None]
     W: Array | None
     b: Array | None = None
+    names: list[str] | None = None
 
 
-def _columns(model: Any, max_neurons: int) -> list[_Layer]:
+def _columns(model: Any, max_neurons: int, input_names: Any = None, output_names: Any = None) -> list[_Layer]:
     from .model import Sequential
 
     if not isinstance(model, Sequential):
@@ -45,14 +47,15 @@ def _columns(model: Any, max_neurons: int) -> list[_Layer]:
         raise ValueError(f"diagram: max_neurons must be an int >= 3 (first neurons, '…', last), got {max_neurons!r}.")
     dense = [(i, layer) for i, layer in enumerate(model.layers) if isinstance(layer, Dense)]
     cols = [_Layer("L0", f"Input layer ({model.n_inputs})", "Input", model.n_inputs,
-                   _shown(model.n_inputs, max_neurons), None)]
+                   _shown(model.n_inputs, max_neurons), None, names=_names("input_names", input_names, model.n_inputs))]
     for k, (i, layer) in enumerate(dense, start=1):
         acts = [a.name for a in model.layers[i + 1:_next_dense(model.layers, i)] if isinstance(a, Activation)]
         act = "∘".join(reversed(acts)) or "identity"
         last = k == len(dense)
         title = (f"Output layer ({layer.n_out}, {act})" if last else f"Hidden layer {k} ({layer.n_out}, {act})")
         cols.append(_Layer(f"L{k}", title, "Output" if last else f"Neuron {k}.", layer.n_out,
-                           _shown(layer.n_out, max_neurons), layer.W, layer.b))
+                           _shown(layer.n_out, max_neurons), layer.W, layer.b,
+                           names=_names("output_names", output_names, layer.n_out) if last else None))
     return cols
 
 
@@ -65,9 +68,20 @@ def _shown(n: int, limit: int) -> list[int | None]:
     return list(range(n)) if n <= limit else [*range(limit - 2), None, n - 1]
 
 
+def _names(arg: str, names: Any, n: int) -> list[str] | None:
+    if names is None:
+        return None
+    names = [str(v) for v in names]
+    if len(names) != n:
+        raise ValueError(f"diagram: {arg} must name all {n} units, got {len(names)} names.")
+    return [v.replace('"', "'") for v in names]
+
+
 def _node_label(col: _Layer, j: int | None) -> str:
     if j is None:
         return f"… {col.size - len(col.shown) + 1} more"
+    if col.names is not None:
+        return col.names[j]
     if col.W is None:
         return f"Input {j + 1}"
     if col.label == "Output":
@@ -84,14 +98,17 @@ def _number(v: float, precision: int) -> str:
 
 
 def mermaid(model: Any, *, weights: bool = False, max_neurons: int = 6, precision: int = 3,
-            direction: str = "LR") -> str:
+            direction: str = "LR", input_names: Sequence[str] | None = None,
+            output_names: Sequence[str] | None = None) -> str:
     """Mermaid flowchart of ``model``: a box per layer, a node per neuron, an arrow per connection.
 
     ``weights=True`` labels each arrow from neuron i to neuron j with w_ji = W[j, i] (``precision``
-    significant digits). Arrows to or from a "…" node stand for the connections not drawn."""
+    significant digits) and each neuron with its bias. Arrows to or from a "…" node stand for the
+    connections not drawn. ``input_names``/``output_names`` label the inputs (feature names) and
+    outputs (class names)."""
     if direction not in ("LR", "TD", "TB", "RL", "BT"):
         raise ValueError(f"mermaid: direction must be LR, TD, TB, RL or BT, got {direction!r}.")
-    cols = _columns(model, max_neurons)
+    cols = _columns(model, max_neurons, input_names, output_names)
     lines = [f"graph {direction}"]
     for col in cols:
         lines.append(f'  subgraph {col.key}["{col.title}"]')
@@ -114,9 +131,10 @@ def mermaid(model: Any, *, weights: bool = False, max_neurons: int = 6, precisio
     return "\n".join(lines) + "\n"
 
 
-def dot(model: Any, *, weights: bool = False, max_neurons: int = 6, precision: int = 3) -> str:
+def dot(model: Any, *, weights: bool = False, max_neurons: int = 6, precision: int = 3,
+        input_names: Sequence[str] | None = None, output_names: Sequence[str] | None = None) -> str:
     """Graphviz DOT of ``model``, the same drawing as ``mermaid`` (``dot -Tsvg net.dot > net.svg``)."""
-    cols = _columns(model, max_neurons)
+    cols = _columns(model, max_neurons, input_names, output_names)
     lines = ["digraph network {", "  rankdir=LR;", "  splines=line;", "  nodesep=0.3;",
              '  node [fontname="Helvetica", fontsize=11];', '  edge [color="#555555", arrowsize=0.6];']
     for col in cols:
