@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import onnx
+import onnxruntime as ort
 import pytest
 
 import deltaprop as dp
 from deltaprop.onnx import export
-
-onnx = pytest.importorskip("onnx")  # CI installs the extra; this only spares a bare checkout
-ort = pytest.importorskip("onnxruntime")
 
 ACTIVATIONS = {
     "sigmoid": dp.Sigmoid, "tanh": dp.Tanh, "relu": dp.ReLU, "leaky_relu": lambda: dp.LeakyReLU(0.2),

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 import deltaprop as dp
 from deltaprop.torch_bridge import from_torch, to_torch
 
-torch = pytest.importorskip("torch")  # CI installs torch (extra "test"); this only spares a bare checkout
 nn = torch.nn
 
 ACTIVATIONS = {
