@@ -185,18 +185,8 @@ def assert_same_weights(model, net, atol=1e-9):
             np.testing.assert_allclose(params[f"{i}.b"], module.bias.detach().numpy(), rtol=0, atol=atol)
 
 
-@pytest.fixture(params=[True, False], ids=["fused-kernels", "numpy"])
-def kernel_path(request, monkeypatch):
-    """Run an oracle test on both update paths: numba's fused kernels (if installed) and pure NumPy."""
-    from deltaprop import kernels
-
-    if request.param and not kernels.AVAILABLE:
-        pytest.skip("numba is not installed")
-    monkeypatch.setattr(kernels, "enabled", request.param)
-
-
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
-def test_20_optimizer_steps_match_torch_optim(name, kernel_path):
+def test_20_optimizer_steps_match_torch_optim(name):
     make_dp, make_torch = OPTIMIZERS[name]
     model, net = run_both(make_dp, make_torch, clip=0.05 if name == "clip_norm" else None)
     assert_same_weights(model, net)
@@ -209,7 +199,7 @@ def test_20_steps_with_a_schedule_match_torch(name):
     assert_same_weights(model, net)
 
 
-def test_adam_with_warmup_then_cosine_matches_sequential_lr(kernel_path):
+def test_adam_with_warmup_then_cosine_matches_sequential_lr():
     def make_sched(o):
         warm = torch.optim.lr_scheduler.LinearLR(o, start_factor=0.5, total_iters=4)
         cos = torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=16)

@@ -15,7 +15,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from . import kernels
 from ._registry import lookup
 from ._types import Array
 from .schedules import Schedule
@@ -67,13 +66,9 @@ def adam_step(w: Array, g: Array, m: Array, v: Array, *, t: int, lr: float, beta
     m ← β1 m + (1 − β1) g; v ← β2 v + (1 − β2) g²; w ← w − (η / (1 − β1ᵗ)) m / (√v / √(1 − β2ᵗ) + ε).
     ε is added after the square root of the corrected v, as torch.optim.Adam does. With
     ``v_max`` (AMSGrad) the running maximum of v is used in the denominator. ``scratch`` (same
-    shape as w) avoids allocating temporaries; without AMSGrad a fused one-pass kernel is used
-    when numba is installed (``deltaprop.kernels``)."""
+    shape as w) receives the temporaries, so a step allocates nothing."""
     step_size = lr / (1 - beta1**t)
     sqrt_bc2 = math.sqrt(1 - beta2**t)
-    if v_max is None and kernels.adam_fused(w, g, m, v, beta1=beta1, beta2=beta2, step_size=step_size,
-                                            sqrt_bc2=sqrt_bc2, eps=eps):
-        return
     s = np.empty_like(w) if scratch is None else scratch
     np.subtract(g, m, out=s)
     s *= 1 - beta1
