@@ -6,12 +6,13 @@ They are ordinary scikit-learn estimators (``get_params``/``set_params``, ``clon
 ``model_``, a ``deltaprop.Sequential``; ``save(path)`` writes it, with what the estimator needs,
 to a safe model file, and ``MLPClassifier.load(path)`` reads it back.
 
-Matching scikit-learn: ``alpha`` is the L2 penalty ½·alpha·‖W‖² per batch, divided by the batch's
-total sample weight (weights only, not biases); ``batch_size="auto"`` is min(200, n); training
-stops when the loss (or, with ``early_stopping``, the validation score) has not improved by
-``tol`` for more than ``n_iter_no_change`` epochs; ``loss_curve_`` holds the objective (mean loss
-plus the penalty). Not supported: ``solver="lbfgs"``, ``learning_rate`` schedules other than
-constant, ``power_t``, ``max_fun``. scikit-learn is imported here, so ``import deltaprop`` never
+Matching scikit-learn: weights and biases start from scikit-learn's Glorot-uniform draw;
+``alpha`` is the L2 penalty ½·alpha·‖W‖² per batch, divided by the batch's total sample weight
+(weights only, not biases); ``batch_size="auto"`` is min(200, n); training stops when the loss
+(or, with ``early_stopping``, the validation score) has not improved by ``tol`` for more than
+``n_iter_no_change`` epochs; ``loss_curve_`` holds the objective (mean loss plus the penalty).
+Not supported: ``solver="lbfgs"``, ``learning_rate`` schedules other than constant, ``power_t``,
+``max_fun``. scikit-learn is imported here, so ``import deltaprop`` never
 needs it; this module is loaded only by ``import deltaprop.sklearn``.
 """
 
@@ -36,8 +37,9 @@ from . import layers as layers_mod
 from . import losses as losses_mod
 from . import optimizers as optimizers_mod
 from ._registry import lookup
+from .backend import spawn_seeds
 from .callbacks import Callback
-from .model import mlp
+from .model import Sequential
 from .training import fit as dp_fit
 
 _ACTIVATION_ALIASES = {"logistic": "sigmoid"}
@@ -184,10 +186,7 @@ class _BaseMLP(BaseEstimator):
         out = self.output_activation if self.output_activation is not None else self._default_output
         out = _ACTIVATION_ALIASES.get(out, out)
         self.out_activation_ = out
-        self.model_ = mlp([X.shape[1], *[int(s) for s in sizes], self.n_outputs_],
-                          activation=_ACTIVATION_ALIASES.get(self.activation, self.activation),
-                          output_activation=out, dropout=float(self.dropout),
-                          seed=int(self._rng.randint(np.iinfo(np.int32).max)), dtype=dtype)
+        self.model_ = self._network([X.shape[1], *[int(s) for s in sizes], self.n_outputs_], out, dtype)
         self.n_layers_ = len(sizes) + 2
         self._built_for = self._architecture()
         self.n_iter_, self.t_ = 0, 0
@@ -198,6 +197,25 @@ class _BaseMLP(BaseEstimator):
         self.best_validation_score_: float | None = None
         self._optimizer: optimizers_mod.Optimizer | None = None
         self._no_improvement_count = 0
+
+    def _network(self, widths: list[int], out: str, dtype: Any) -> Sequential:
+        """Dense layers initialised as scikit-learn does: weights and biases from U(−r, r) with
+        r = √(6 / (n_in + n_out)) (Glorot & Bengio 2010), √(2 / (n_in + n_out)) for logistic units."""
+        hidden = _ACTIVATION_ALIASES.get(self.activation, self.activation)
+        factor = 2.0 if hidden == "sigmoid" else 6.0
+        seed = int(self._rng.randint(np.iinfo(np.int32).max))
+        init_rng, *dropout_rngs = spawn_seeds(seed, len(widths))
+        layers: list[layers_mod.Layer] = []
+        for k, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:])):
+            r = np.sqrt(factor / (n_in + n_out))
+            W = init_rng.uniform(-r, r, (n_out, n_in))
+            b = init_rng.uniform(-r, r, n_out)
+            layers.append(layers_mod.Dense(n_in, n_out, init=W, bias_init=b, dtype=dtype))
+            last = k == len(widths) - 2
+            layers.append(layers_mod.activation(out if last else hidden))
+            if self.dropout and not last:
+                layers.append(layers_mod.Dropout(float(self.dropout), seed=dropout_rngs[k]))
+        return Sequential(layers, dtype=dtype, seed=dropout_rngs[-1])
 
     def _make_optimizer(self, decay: float) -> optimizers_mod.Optimizer:
         if self.solver == "adam":
