@@ -54,6 +54,7 @@ def test_check_estimator_passes_every_check():
 
 
 # -- composition with scikit-learn's tools ---------------------------------------------------------
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_pipeline_and_cross_val_score():
     pipe = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(16,), learning_rate_init=0.01,
                                                          max_iter=300, random_state=0))
@@ -64,6 +65,7 @@ def test_pipeline_and_cross_val_score():
     assert cross_val_score(reg, DIAB_X, DIAB_Y, cv=3, scoring="r2").mean() > 0.3
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_grid_search_cv():
     X = StandardScaler().fit_transform(IRIS_X)
     grid = GridSearchCV(MLPClassifier(max_iter=200, learning_rate_init=0.01, random_state=0),
@@ -109,6 +111,7 @@ def test_save_to_the_safe_format_and_load(tmp_path):
         MLPRegressor.load(tmp_path / "clf.safetensors")
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_regressor_save_load_multioutput(tmp_path):
     Y = np.column_stack([DIAB_Y, -DIAB_Y])
     est = MLPRegressor(hidden_layer_sizes=(8,), max_iter=20, random_state=1).fit(DIAB_X, Y)
