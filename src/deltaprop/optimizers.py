@@ -17,6 +17,7 @@ import numpy as np
 
 from ._registry import lookup
 from ._types import Array
+from .backend import in_chunks
 from .schedules import Schedule
 from .schedules import from_config as schedule_from_config
 
@@ -255,9 +256,12 @@ class Adam(Optimizer):
         self.amsgrad = bool(amsgrad)
 
     def _update(self, key: str, w: Array, g: Array) -> None:
-        adam_step(w, g, self._buffer(key, "m", w), self._buffer(key, "v", w), t=self.t, lr=self.lr,
-                  beta1=self.betas[0], beta2=self.betas[1], eps=self.eps,
-                  v_max=self._buffer(key, "v_max", w) if self.amsgrad else None, scratch=self._scratch(w))
+        def step(w: Array, g: Array, m: Array, v: Array, v_max: Array | None, scratch: Array) -> None:
+            adam_step(w, g, m, v, t=self.t, lr=self.lr, beta1=self.betas[0], beta2=self.betas[1], eps=self.eps,
+                      v_max=v_max, scratch=scratch)
+
+        in_chunks(step, w, g, self._buffer(key, "m", w), self._buffer(key, "v", w),
+                  self._buffer(key, "v_max", w) if self.amsgrad else None, self._scratch(w))
 
 
 class AdamW(Adam):

@@ -1,0 +1,544 @@
+"""Speed and memory of deltaprop against PyTorch (eager, CPU), scikit-learn, a hand-written NumPy loop
+and the matrix-multiply limit, measured side by side in one run.
+
+    python benchmarks/speed.py                      # all workloads, 7 interleaved repeats
+    python benchmarks/speed.py --repeats 3 --json speed.json --only xor,mlp256
+    python benchmarks/speed.py --memory             # add peak tracemalloc / RSS per implementation
+
+Every implementation does the same work (same architecture, batch size, number of steps, float32,
+the same thread count). "GEMMs alone" is NumPy float32 doing only the matrix products one training
+step needs — forward Z = A Wᵀ, dW = δᵀ A, and δ W for every layer but the first — summed over the
+run: no MLP library built on NumPy's BLAS can be faster than that. Repeats are interleaved
+(implementation A, B, C, then again) so that a noisy neighbour slows all of them alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+# thread settings must be fixed before NumPy (and its BLAS) is imported
+_threads = "2"
+for _i, _arg in enumerate(sys.argv):
+    if _arg == "--threads" and _i + 1 < len(sys.argv):
+        _threads = sys.argv[_i + 1]
+    elif _arg.startswith("--threads="):
+        _threads = _arg.split("=", 1)[1]
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = _threads
+
+import json  # noqa: E402
+import platform  # noqa: E402
+import resource  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+import tracemalloc  # noqa: E402
+import warnings  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import deltaprop as dp  # noqa: E402
+from deltaprop.seed import XOR_X, XOR_Y, seed_initial_weights  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "mnist10k.npz"
+F32 = np.float32
+
+
+# ----------------------------------------------------------------------------------------------
+# data and workloads
+# ----------------------------------------------------------------------------------------------
+def load_mnist(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    with np.load(path) as f:
+        X = f["images"][:8000].reshape(8000, -1).astype(F32) / 255.0
+        y = f["labels"][:8000].astype(np.int64)
+    return X, y
+
+
+WORKLOADS: dict[str, dict[str, Any]] = {
+    "xor": {"title": "seed XOR, 2-2-1 sigmoid, SGD 0.1, 10,000 full-batch epochs", "sizes": [2, 2, 1]},
+    "mlp256": {"title": "784-256-128-10 ReLU, Adam, batch 128, 5 epochs × 8,000", "sizes": [784, 256, 128, 10],
+               "batch": 128, "epochs": 5, "optimizer": "adam"},
+    "mlp1024": {"title": "784-1024-1024-10 ReLU, Adam, batch 256, 2 epochs × 8,000",
+                "sizes": [784, 1024, 1024, 10], "batch": 256, "epochs": 2, "optimizer": "adam"},
+    "batch1": {"title": "784-256-128-10 ReLU, SGD 0.01, batch 1, 2,000 steps", "sizes": [784, 256, 128, 10],
+               "batch": 1, "epochs": 1, "n": 2000, "optimizer": "sgd"},
+    "predict": {"title": "784-256-128-10 prediction, 10,000 samples", "sizes": [784, 256, 128, 10]},
+}
+
+
+def initial_weights(sizes: list[int], seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """He-uniform weights and zero biases, shared by every implementation of a workload."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        r = np.sqrt(6.0 / n_in)
+        out.append((rng.uniform(-r, r, (n_out, n_in)).astype(F32), np.zeros(n_out, F32)))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# deltaprop
+# ----------------------------------------------------------------------------------------------
+def dp_model(sizes: list[int], weights: list[tuple[np.ndarray, np.ndarray]], hidden: str, output: str):
+    layers: list[dp.Layer] = []
+    for k, (W, b) in enumerate(weights):
+        layers += [dp.Dense(sizes[k], sizes[k + 1], init=W, bias_init=b),
+                   dp.layers.activation(output if k == len(weights) - 1 else hidden)]
+    return dp.Sequential(layers, seed=0)
+
+
+def dp_xor() -> Callable[[], Any]:
+    w = seed_initial_weights()
+    X, Y = XOR_X.astype(F32), XOR_Y.astype(F32)
+
+    def run() -> Any:
+        model = dp_model([2, 2, 1], [(w["0.W"], w["0.b"]), (w["2.W"], w["2.b"])], "sigmoid", "sigmoid")
+        model.fit(X, Y, loss=dp.HalfSSE(reduction="sum"), optimizer=dp.SGD(lr=0.1), epochs=10_000, shuffle=False)
+        return model
+
+    return run
+
+
+def dp_train(cfg: dict[str, Any], X: np.ndarray, y: np.ndarray) -> Callable[[], Any]:
+    weights = initial_weights(cfg["sizes"])
+
+    def run() -> Any:
+        model = dp_model(cfg["sizes"], weights, "relu", "softmax")
+        opt = dp.Adam(lr=1e-3) if cfg["optimizer"] == "adam" else dp.SGD(lr=0.01)
+        model.fit(X, y, loss="cross_entropy", optimizer=opt, epochs=cfg["epochs"], batch_size=cfg["batch"])
+        return model
+
+    return run
+
+
+def dp_predict(X: np.ndarray) -> Callable[[], Any]:
+    model = dp_model([784, 256, 128, 10], initial_weights([784, 256, 128, 10]), "relu", "softmax")
+    return lambda: model.predict(X)
+
+
+# ----------------------------------------------------------------------------------------------
+# hand-written NumPy (what a careful person writes in an afternoon)
+# ----------------------------------------------------------------------------------------------
+def numpy_xor() -> Callable[[], Any]:
+    w = seed_initial_weights()
+    inputs, outputs = XOR_X.astype(F32), XOR_Y.astype(F32)
+
+    def sigmoid(x):
+        return 1 / (1 + np.exp(-x))
+
+    def run() -> Any:
+        w_ih, w_ho = w["0.W"].T.astype(F32), w["2.W"].T.astype(F32)
+        b_h, b_o = w["0.b"][None, :].astype(F32), w["2.b"][None, :].astype(F32)
+        lr = F32(0.1)
+        for _ in range(10_000):
+            h = sigmoid(inputs @ w_ih + b_h)
+            o = sigmoid(h @ w_ho + b_o)
+            d_o = (outputs - o) * o * (1 - o)
+            d_h = (d_o @ w_ho.T) * h * (1 - h)
+            w_ho += h.T @ d_o * lr
+            w_ih += inputs.T @ d_h * lr
+            b_o += d_o.sum(axis=0, keepdims=True) * lr
+            b_h += d_h.sum(axis=0, keepdims=True) * lr
+        return w_ih
+
+    return run
+
+
+def numpy_train(cfg: dict[str, Any], X: np.ndarray, y: np.ndarray) -> Callable[[], Any]:
+    weights = initial_weights(cfg["sizes"])
+    Y = np.eye(10, dtype=F32)[y]
+
+    def run() -> Any:
+        Ws = [W.copy() for W, _ in weights]
+        bs = [b.copy() for _, b in weights]
+        params = [p for pair in zip(Ws, bs) for p in pair]
+        m = [np.zeros_like(p) for p in params]
+        v = [np.zeros_like(p) for p in params]
+        rng = np.random.default_rng(0)
+        t = 0
+        n, batch = len(X), cfg["batch"]
+        for _ in range(cfg["epochs"]):
+            order = rng.permutation(n)
+            for s in range(0, n, batch):
+                idx = order[s:s + batch]
+                A = [X[idx]]
+                for k in range(len(Ws)):
+                    Z = A[-1] @ Ws[k].T + bs[k]
+                    A.append(np.maximum(Z, 0) if k < len(Ws) - 1 else Z)
+                Z = A[-1]
+                P = np.exp(Z - Z.max(axis=1, keepdims=True))
+                P /= P.sum(axis=1, keepdims=True)
+                D = (P - Y[idx]) / len(idx)
+                grads = []
+                for k in range(len(Ws) - 1, -1, -1):
+                    grads = [D.T @ A[k], D.sum(axis=0)] + grads
+                    if k > 0:
+                        D = (D @ Ws[k]) * (A[k] > 0)
+                t += 1
+                for p, g, mi, vi in zip(params, grads, m, v):
+                    if cfg["optimizer"] == "sgd":
+                        p -= 0.01 * g
+                        continue
+                    mi *= 0.9
+                    mi += 0.1 * g
+                    vi *= 0.999
+                    vi += 0.001 * g * g
+                    p -= (1e-3 / (1 - 0.9**t)) * mi / (np.sqrt(vi / (1 - 0.999**t)) + 1e-8)
+        return Ws
+
+    return run
+
+
+def numpy_predict(X: np.ndarray) -> Callable[[], Any]:
+    weights = initial_weights([784, 256, 128, 10])
+
+    def run() -> Any:
+        A = X
+        for k, (W, b) in enumerate(weights):
+            A = A @ W.T + b
+            if k < len(weights) - 1:
+                np.maximum(A, 0, out=A)
+        P = np.exp(A - A.max(axis=1, keepdims=True))
+        return P / P.sum(axis=1, keepdims=True)
+
+    return run
+
+
+# ----------------------------------------------------------------------------------------------
+# the matrix-multiply limit
+# ----------------------------------------------------------------------------------------------
+def gemm_train(cfg: dict[str, Any], n: int) -> Callable[[], Any]:
+    """Only the GEMMs of training: per step Z = A Wᵀ, dW = δᵀ A for every layer, δ W for all but the first."""
+    sizes, batch = cfg["sizes"], cfg["batch"]
+    rng = np.random.default_rng(0)
+    Ws = [rng.standard_normal((o, i), dtype=F32) for i, o in zip(sizes[:-1], sizes[1:])]
+    batch_sizes = [min(batch, n - s) for s in range(0, n, batch)] * cfg["epochs"]
+    acts = {m: [rng.standard_normal((m, s), dtype=F32) for s in sizes] for m in set(batch_sizes)}
+
+    def run() -> Any:
+        for m in batch_sizes:
+            A = acts[m]
+            for k, W in enumerate(Ws):
+                np.matmul(A[k], W.T)
+            for k in range(len(Ws) - 1, -1, -1):
+                np.matmul(A[k + 1].T, A[k])
+                if k > 0:
+                    np.matmul(A[k + 1], Ws[k])
+        return None
+
+    return run
+
+
+def gemm_predict(X: np.ndarray) -> Callable[[], Any]:
+    weights = initial_weights([784, 256, 128, 10])
+
+    def run() -> Any:
+        A = X
+        for W, _ in weights:
+            A = A @ W.T
+        return A
+
+    return run
+
+
+# ----------------------------------------------------------------------------------------------
+# PyTorch eager (CPU)
+# ----------------------------------------------------------------------------------------------
+def torch_net(sizes, weights, hidden, output):
+    import torch
+
+    mods: list[Any] = []
+    for k, (W, b) in enumerate(weights):
+        lin = torch.nn.Linear(sizes[k], sizes[k + 1])
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(W))
+            lin.bias.copy_(torch.from_numpy(b))
+        mods.append(lin)
+        act = output if k == len(weights) - 1 else hidden
+        if act == "relu":
+            mods.append(torch.nn.ReLU())
+        elif act == "sigmoid":
+            mods.append(torch.nn.Sigmoid())
+    return torch.nn.Sequential(*mods)
+
+
+def torch_xor() -> Callable[[], Any]:
+    import torch
+
+    w = seed_initial_weights()
+    X, Y = torch.from_numpy(XOR_X.astype(F32)), torch.from_numpy(XOR_Y.astype(F32))
+
+    def run() -> Any:
+        net = torch_net([2, 2, 1], [(w["0.W"].astype(F32), w["0.b"].astype(F32)),
+                                    (w["2.W"].astype(F32), w["2.b"].astype(F32))], "sigmoid", "sigmoid")
+        opt = torch.optim.SGD(net.parameters(), lr=0.1)
+        for _ in range(10_000):
+            opt.zero_grad()
+            loss = 0.5 * ((net(X) - Y) ** 2).sum()
+            loss.backward()
+            opt.step()
+        return net
+
+    return run
+
+
+def torch_train(cfg: dict[str, Any], X: np.ndarray, y: np.ndarray) -> Callable[[], Any]:
+    import torch
+
+    weights = initial_weights(cfg["sizes"])
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+
+    def run() -> Any:
+        net = torch_net(cfg["sizes"], weights, "relu", "identity")
+        opt = (torch.optim.Adam(net.parameters(), lr=1e-3) if cfg["optimizer"] == "adam"
+               else torch.optim.SGD(net.parameters(), lr=0.01))
+        gen = torch.Generator().manual_seed(0)
+        n, batch = len(Xt), cfg["batch"]
+        for _ in range(cfg["epochs"]):
+            order = torch.randperm(n, generator=gen)
+            for s in range(0, n, batch):
+                idx = order[s:s + batch]
+                opt.zero_grad()
+                loss = torch.nn.functional.cross_entropy(net(Xt[idx]), yt[idx])
+                loss.backward()
+                opt.step()
+        return net
+
+    return run
+
+
+def torch_predict(X: np.ndarray) -> Callable[[], Any]:
+    import torch
+
+    net = torch_net([784, 256, 128, 10], initial_weights([784, 256, 128, 10]), "relu", "identity")
+    Xt = torch.from_numpy(X)
+
+    def run() -> Any:
+        with torch.no_grad():
+            return torch.softmax(net(Xt), dim=1).numpy()
+
+    return run
+
+
+# ----------------------------------------------------------------------------------------------
+# scikit-learn
+# ----------------------------------------------------------------------------------------------
+def sklearn_xor() -> Callable[[], Any]:
+    from sklearn.neural_network import MLPRegressor
+
+    def run() -> Any:
+        est = MLPRegressor(hidden_layer_sizes=(2,), activation="logistic", solver="sgd", learning_rate_init=0.1,
+                           momentum=0.0, alpha=0.0, batch_size=4, max_iter=10_000, tol=0.0,
+                           n_iter_no_change=10**9, shuffle=False, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est.fit(XOR_X.astype(F32), XOR_Y[:, 0].astype(F32))
+        return est
+
+    return run
+
+
+def sklearn_train(cfg: dict[str, Any], X: np.ndarray, y: np.ndarray) -> Callable[[], Any]:
+    from sklearn.neural_network import MLPClassifier
+
+    def run() -> Any:
+        est = MLPClassifier(hidden_layer_sizes=tuple(cfg["sizes"][1:-1]), activation="relu",
+                            solver=cfg["optimizer"], learning_rate_init=1e-3 if cfg["optimizer"] == "adam" else 0.01,
+                            momentum=0.0, alpha=0.0, batch_size=cfg["batch"], max_iter=cfg["epochs"], tol=0.0,
+                            n_iter_no_change=10**9, shuffle=True, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est.fit(X, y)
+        return est
+
+    return run
+
+
+def sklearn_predict(X: np.ndarray, y: np.ndarray) -> Callable[[], Any]:
+    from sklearn.neural_network import MLPClassifier
+
+    est = MLPClassifier(hidden_layer_sizes=(256, 128), max_iter=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X[:500], y[:500])
+    return lambda: est.predict_proba(X)
+
+
+# ----------------------------------------------------------------------------------------------
+# the harness
+# ----------------------------------------------------------------------------------------------
+IMPLS = ["deltaprop", "numpy", "torch", "sklearn", "gemm"]
+
+
+def build(workload: str, impl: str, data: tuple[np.ndarray, np.ndarray]) -> Callable[[], Any] | None:
+    X, y = data
+    cfg = WORKLOADS[workload]
+    if workload == "xor":
+        return {"deltaprop": dp_xor, "numpy": numpy_xor, "torch": torch_xor, "sklearn": sklearn_xor}.get(
+            impl, lambda: None)()
+    if workload == "predict":
+        Xp = np.concatenate([X, X[:2000]])  # 10,000 samples
+        return {"deltaprop": lambda: dp_predict(Xp), "numpy": lambda: numpy_predict(Xp),
+                "torch": lambda: torch_predict(Xp), "sklearn": lambda: sklearn_predict(Xp, np.r_[y, y[:2000]]),
+                "gemm": lambda: gemm_predict(Xp)}[impl]()
+    n = cfg.get("n", len(X))
+    Xw, yw = X[:n], y[:n]
+    return {"deltaprop": lambda: dp_train(cfg, Xw, yw), "numpy": lambda: numpy_train(cfg, Xw, yw),
+            "torch": lambda: torch_train(cfg, Xw, yw), "sklearn": lambda: sklearn_train(cfg, Xw, yw),
+            "gemm": lambda: gemm_train(cfg, n)}[impl]()
+
+
+def available(impl: str) -> bool:
+    try:
+        if impl == "torch":
+            import torch
+
+            torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+        elif impl == "sklearn":
+            import sklearn  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def time_workload(workload: str, impls: list[str], data, repeats: int) -> dict[str, list[float]]:
+    runs = {impl: fn for impl in impls if (fn := build(workload, impl, data)) is not None}
+    for fn in runs.values():  # warm-up: imports, JIT compilation, caches
+        fn()
+    times: dict[str, list[float]] = {impl: [] for impl in runs}
+    for _ in range(repeats):
+        for impl, fn in runs.items():
+            t0 = time.perf_counter()
+            fn()
+            times[impl].append(time.perf_counter() - t0)
+    return times
+
+
+def blas_info() -> str:
+    try:
+        from threadpoolctl import threadpool_info
+
+        libs = [f"{i.get('internal_api')} {i.get('version')} ({i.get('num_threads')} threads)"
+                for i in threadpool_info() if i.get("user_api") == "blas"]
+        if libs:
+            return "; ".join(libs)
+    except ImportError:
+        pass
+    cfg = np.show_config(mode="dicts") if hasattr(np, "show_config") else {}
+    blas = cfg.get("Build Dependencies", {}).get("blas", {}) if isinstance(cfg, dict) else {}
+    return f"{blas.get('name', '?')} {blas.get('version', '')}"
+
+
+def memory_of(workload: str, impl: str, data_path: Path) -> dict[str, float]:
+    """Peak tracemalloc (NumPy allocations) and peak RSS of one run, in a fresh process."""
+    code = (f"import sys; sys.argv=['speed.py', '--threads', '{os.environ['OMP_NUM_THREADS']}'];"
+            f"sys.path.insert(0, {str(Path(__file__).parent)!r});"
+            f"import speed; print(speed._memory_child({workload!r}, {impl!r}, {str(data_path)!r}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _memory_child(workload: str, impl: str, data_path: str) -> str:
+    data = load_mnist(Path(data_path))
+    fn = build(workload, impl, data)
+    assert fn is not None
+    tracemalloc.start()
+    fn()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB → MiB on Linux
+    return json.dumps({"tracemalloc_peak_mb": peak / 2**20, "peak_rss_mb": rss})
+
+
+def fit_memory_budget(data_path: Path) -> dict[str, float]:
+    """The issue's bound for fit on mnist10k (784-256-128-10, batch 128): tracemalloc peak ≤ one
+    float32 copy of the data + 3× parameter bytes + 4× one batch's activations + 10 MB."""
+    with np.load(data_path) as f:
+        raw = f["images"][:8000].reshape(8000, -1)  # uint8: fit converts it once
+        y = f["labels"][:8000].astype(np.int64)
+    sizes = [784, 256, 128, 10]
+    model = dp.mlp(sizes, activation="relu", output_activation="softmax", seed=0)
+    param_bytes = sum(p.nbytes for p in model.parameters().values())
+    batch_act = 128 * sum(sizes) * 4 * 2  # z and a per layer
+    copy_bytes = raw.size * 4
+    tracemalloc.start()
+    model.fit(raw, y, optimizer="adam", epochs=1, batch_size=128)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    bound = copy_bytes + 3 * param_bytes + 4 * batch_act + 10 * 2**20
+    return {"peak_mb": peak / 2**20, "bound_mb": bound / 2**20, "data_copy_mb": copy_bytes / 2**20,
+            "within": bool(peak <= bound)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", default="2", help="BLAS/OpenMP/torch threads for everyone (default 2)")
+    parser.add_argument("--repeats", type=int, default=7, help="interleaved timed repeats (default 7)")
+    parser.add_argument("--only", default=",".join(WORKLOADS), help="comma-separated workloads: " + ", ".join(WORKLOADS))
+    parser.add_argument("--impls", default=",".join(IMPLS), help="comma-separated implementations")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="mnist10k.npz")
+    parser.add_argument("--memory", action="store_true", help="also measure peak memory per implementation")
+    parser.add_argument("--json", type=Path, help="write all numbers to this JSON file")
+    args = parser.parse_args()
+
+    impls = [i for i in args.impls.split(",") if available(i)]
+    data = load_mnist(args.data)
+    try:
+        import torch
+
+        torch_version = torch.__version__
+    except ImportError:
+        torch_version = "not installed"
+    env = {"python": platform.python_version(), "numpy": np.__version__, "deltaprop": dp.__version__,
+           "torch": torch_version, "threads": args.threads, "blas": blas_info(), "cpu": platform.processor() or
+           platform.machine(), "repeats": args.repeats,
+           "date": time.strftime("%Y-%m-%d %H:%M")}
+    print("## deltaprop speed benchmark\n")
+    print(" · ".join(f"{k}: {v}" for k, v in env.items()), "\n")
+    results: dict[str, Any] = {"env": env, "workloads": {}}
+    for workload in args.only.split(","):
+        times = time_workload(workload, impls, data, args.repeats)
+        med = {impl: statistics.median(t) for impl, t in times.items()}
+        entry: dict[str, Any] = {"title": WORKLOADS[workload]["title"], "impls": {}}
+        for impl, t in times.items():
+            entry["impls"][impl] = {"median_s": med[impl], "min_s": min(t), "max_s": max(t)}
+        results["workloads"][workload] = entry
+        print(f"### {entry['title']}\n")
+        print("| implementation | median s | min s | max s | × GEMMs alone | deltaprop speed-up |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for impl, t in times.items():
+            limit = f"{med[impl] / med['gemm']:.2f}" if "gemm" in med else "–"
+            speedup = f"{med[impl] / med['deltaprop']:.2f}×" if "deltaprop" in med else "–"
+            print(f"| {impl} | {med[impl]:.4f} | {min(t):.4f} | {max(t):.4f} | {limit} | {speedup} |")
+        print()
+    if args.memory:
+        print("### Peak memory per implementation (fresh process each)\n")
+        print("| workload | implementation | tracemalloc peak MB | peak RSS MB |")
+        print("|---|---|---:|---:|")
+        results["memory"] = {}
+        for workload in args.only.split(","):
+            for impl in impls:
+                if impl in ("gemm",) or (workload == "xor" and impl == "gemm"):
+                    continue
+                mem = memory_of(workload, impl, args.data)
+                results["memory"][f"{workload}/{impl}"] = mem
+                print(f"| {workload} | {impl} | {mem['tracemalloc_peak_mb']:.1f} | {mem['peak_rss_mb']:.0f} |")
+        budget = fit_memory_budget(args.data)
+        results["fit_memory_budget"] = budget
+        print(f"\nfit on mnist10k (uint8 input, 784-256-128-10, batch 128): tracemalloc peak "
+              f"{budget['peak_mb']:.1f} MB, bound {budget['bound_mb']:.1f} MB (one float32 copy of the data = "
+              f"{budget['data_copy_mb']:.1f} MB) → {'within' if budget['within'] else 'OVER'} the bound\n")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
