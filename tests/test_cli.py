@@ -86,7 +86,7 @@ def test_train_on_csv_then_evaluate_predict_info(iris_like: Path, capsys) -> Non
     rows = list(csv.reader(out.splitlines()))
     assert rc == 0 and rows[0] == ["prediction", "p_alpha", "p_beta", "p_gamma"] and len(rows) == 7
     assert [r[0] for r in rows[1:]] == ["alpha", "beta", "gamma"] * 2
-    assert all(abs(sum(map(float, r[1:])) - 1) < 1e-4 for r in rows[1:])
+    assert all(abs(sum(map(float, r[1:])) - 1) < 1e-3 for r in rows[1:])  # 4 decimals each
     rc, _, err = run(capsys, "predict", "flowers.safetensors", "new.csv", "--out", "pred.csv")
     assert rc == 0 and "wrote 6 predictions" in err and len((d / "pred.csv").read_text().splitlines()) == 7
 

@@ -9,10 +9,9 @@ import subprocess
 import pytest
 
 import deltaprop as dp
+from _render import require
 from deltaprop import diagrams
 from deltaprop.seed import seed_network
-
-from _render import require
 
 
 def _edges(src: str) -> list[tuple[str, str]]:

@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
+from _render import katex_render
 from deltaprop.explain import Explanation, explain
 from deltaprop.seed import XOR_X, XOR_Y, seed_initial_weights, seed_network
-
-from _render import katex_render
 
 
 def _sigmoid(z: float) -> float:
@@ -148,7 +147,8 @@ def test_formats() -> None:
         assert needle in text
     md = e.to_markdown()
     assert md.count("$$") % 2 == 0 and md.count("$$") >= 20
-    for needle in (r"\delta^{(1)}", r"W^{(2)\top}", r"\odot", r"\begin{bmatrix}", r"\frac{\partial L}{\partial W^{(1)}}"):
+    for needle in (r"\delta^{(1)}", r"W^{(2)\top}", r"\odot", r"\begin{bmatrix}",
+                   r"\frac{\partial L}{\partial W^{(1)}}"):
         assert needle in md
     assert e._repr_markdown_() == md
     html_out = e._repr_html_()

@@ -7,12 +7,12 @@ The oracle is the real renderer (Debian ``chromium`` + ``mermaid`` from npm, bot
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import deltaprop as dp
+from _render import mermaid_render
 from deltaprop import diagrams
 from deltaprop.seed import seed_network
-
-from _render import mermaid_render
 
 
 def _labels(svg: str) -> str:
@@ -49,3 +49,14 @@ def test_the_oracle_reports_parse_errors() -> None:
     bad = diagrams.mermaid(seed_network()) + "  L0_1 -->\n"
     (result,) = mermaid_render([bad])
     assert not result["ok"] and "Parse error" in result["error"]
+
+
+def test_mermaid_blocks_in_the_docs_render() -> None:
+    """Every ```mermaid block of docs/*.md (MkDocs draws them in the browser) parses and renders."""
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    sources = {f"{page.name}#{k}": block for page in sorted(docs.glob("*.md"))
+               for k, block in enumerate(re.findall(r"^```mermaid\n(.*?)^```", page.read_text(encoding="utf-8"),
+                                                    re.M | re.S))}
+    assert "index.md#0" in sources
+    failed = {name: r["error"] for name, r in zip(sources, mermaid_render(list(sources.values()))) if not r["ok"]}
+    assert not failed, failed

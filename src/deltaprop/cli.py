@@ -103,7 +103,7 @@ DEMOS: dict[str, tuple[str, dict[str, Any]]] = {
     "moons": ("two interleaving half-moons, a 2-16-16-2 ReLU network with Adam",
               {"data": "moons", "n_samples": 400, "noise": 0.2, "layers": [2, 16, 16, 2], "activation": "relu",
                "output": "softmax", "optimizer": "adam", "lr": 0.01, "epochs": 150, "batch_size": 32,
-               "validation_split": 0.2, "test_split": 0.2, "seed": 0}),
+               "validation_split": 0.2, "test_split": 0.2, "early_stopping": 20, "seed": 0}),
     "spirals": ("two interleaved spirals, a 2-64-64-2 tanh network with Adam",
                 {"data": "spirals", "n_samples": 400, "noise": 0.05, "layers": [2, 64, 64, 2], "activation": "tanh",
                  "output": "softmax", "optimizer": "adam", "lr": 0.01, "epochs": 300, "batch_size": 32,
@@ -256,15 +256,23 @@ def _run_training(s: dict[str, Any], *, progress: str = "bar", every: int | None
 
     print(f"\ntrained {len(history)} epoch(s) in {seconds:.1f} s"
           + (" (stopped early)" if history.stopped_early else ""))
+    stopper = next((cb for cb in callbacks if isinstance(cb, EarlyStopping)), None)
+    if stopper is not None and stopper.best_epoch >= 0 and stopper.best_epoch + 1 < len(history):
+        print(f"kept the weights of epoch {stopper.best_epoch + 1}, where {stopper.monitor} was lowest "
+              f"({stopper.best:.4f}); the last epoch's logs:")
     for key, values in history.history.items():
         if key != "lr":
             print(f"  {key:<14} {values[-1]:.4f}")
     if X_test is not None and y_test is not None:
         for key, value in model.evaluate(transform(X_test), y_test, metrics=metrics).items():
             print(f"  test_{key:<9} {value:.4f}")
-    diagnosis = diagnose(monitor, history)
+    kept = stopper.best_epoch if stopper is not None and stopper.restore_best_weights else None
+    diagnosis = diagnose(monitor, history, kept_epoch=kept if kept is not None and kept >= 0 else None)
     print("\ntraining diagnosis:\n" + diagnosis.summary())
 
+    for key in ("out", "history"):
+        if s[key]:
+            Path(s[key]).parent.mkdir(parents=True, exist_ok=True)
     if s["out"]:
         meta = {"data": data.source, "classes": data.classes, "feature_names": data.feature_names,
                 "target": s["target"], "image_shape": list(data.image_shape) if data.image_shape else None,
@@ -280,7 +288,7 @@ def _run_training(s: dict[str, Any], *, progress: str = "bar", every: int | None
     if s["plots"]:
         _write_plots(Path(s["plots"]), model=model, history=history, monitor=monitor, data=data,
                      X=X_test if X_test is not None else X, y=y_test if y_test is not None else y,
-                     transform=transform, fmt="png")
+                     transform=transform, fmt="png", label="test data" if X_test is not None else "training data")
     return model, history, diagnosis
 
 
@@ -307,7 +315,7 @@ def _transform(mean: Any, std: Any) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def _write_plots(folder: Path, *, model: Any, history: Any, monitor: Any, data: Any, X: Any, y: Any,
-                 transform: Callable[[np.ndarray], np.ndarray], fmt: str) -> list[Path]:
+                 transform: Callable[[np.ndarray], np.ndarray], fmt: str, label: str | None = None) -> list[Path]:
     from . import plots
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -319,10 +327,11 @@ def _write_plots(folder: Path, *, model: Any, history: Any, monitor: Any, data: 
     if model is not None and X is not None and y is not None and data.classes is not None:
         if X.shape[1] == 2:
             written.append(plots.save(plots.plot_decision_boundary(
-                model, X, y, class_names=data.classes, feature_names=data.feature_names, transform=transform),
+                model, X, y, class_names=data.classes, feature_names=data.feature_names, transform=transform,
+                data_label=label),
                 folder / f"decision_boundary.{fmt}"))
         pred = model.predict_classes(transform(X))
-        written.append(plots.save(plots.plot_confusion_matrix(y, pred, class_names=data.classes),
+        written.append(plots.save(plots.plot_confusion_matrix(y, pred, class_names=data.classes, data_label=label),
                                   folder / f"confusion_matrix.{fmt}"))
     if model is not None and data is not None and data.image_shape is not None:
         written.append(plots.save(plots.plot_first_layer(model, image_shape=data.image_shape),
@@ -398,7 +407,7 @@ def _predict(args: argparse.Namespace) -> int:
         if args.proba:
             probs = a if a.shape[1] > 1 else np.column_stack([1 - a[:, 0], a[:, 0]])
             header += [f"p_{c}" for c in classes]
-            rows = [r + [f"{p:.6g}" for p in ps] for r, ps in zip(rows, probs)]
+            rows = [r + [f"{p:.4f}" for p in ps] for r, ps in zip(rows, probs)]
     else:
         header = ["prediction"] if a.shape[1] == 1 else [f"prediction_{j}" for j in range(a.shape[1])]
         rows = [[f"{v:.6g}" for v in r] for r in a]

@@ -165,8 +165,10 @@ class Diagnosis:
         return "```\n" + self.table() + "\n```\n\n" + "\n".join(f"- {h}" for h in self.hints) + "\n"
 
 
-def diagnose(monitor: TrainingMonitor, history: Any = None) -> Diagnosis:
-    """Hints from a ``TrainingMonitor`` that watched ``fit`` and, optionally, its ``History``."""
+def diagnose(monitor: TrainingMonitor, history: Any = None, *, kept_epoch: int | None = None) -> Diagnosis:
+    """Hints from a ``TrainingMonitor`` that watched ``fit`` and, optionally, its ``History``.
+
+    ``kept_epoch`` (0-based) says early stopping restored that epoch's weights."""
     if not isinstance(monitor, TrainingMonitor):
         raise TypeError(f"diagnose: monitor must be a TrainingMonitor, got {type(monitor).__name__}.")
     layers = monitor.layers
@@ -217,9 +219,10 @@ def diagnose(monitor: TrainingMonitor, history: Any = None) -> Diagnosis:
     if len(val) >= 5 and len(val) == len(finite):
         best = int(np.argmin(val))
         if val[-1] > 1.2 * val[best] and finite[-1] < finite[best]:
+            cure = (f"Early stopping kept the weights of epoch {kept_epoch + 1}." if kept_epoch is not None else
+                    "Use early stopping, fewer epochs, dropout or weight decay.")
             hints.append(f"Overfitting: the validation loss was lowest at epoch {best + 1} ({val[best]:.4g}) and rose "
-                         f"to {val[-1]:.4g} while the training loss kept falling. Use --early-stopping, fewer epochs, "
-                         "dropout or weight decay.")
+                         f"to {val[-1]:.4g} while the training loss kept falling. {cure}")
     healthy = not hints
     if healthy:
         ratio = layers[0].grad_rms / layers[-1].grad_rms if len(layers) > 1 and layers[-1].grad_rms else 1.0

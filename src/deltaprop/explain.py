@@ -546,8 +546,8 @@ def _render(e: Explanation, r: _Renderer) -> str:
     formula = at_top(_LOSS_FORMULA.get(e.loss.name, (e.loss.name, e.loss.name)))
     mean = e.loss.reduction == "mean"
     scale = (r"\frac{1}{n}", "1/n ") if mean else ("", "")
-    r.para(f"L sums over the outputs, then {'averages' if mean else 'sums'} over the n = {e.n} sample(s) "
-           f"(reduction={e.loss.reduction!r}).")
+    r.para(f"L sums over the outputs, then {'averages' if mean else 'sums'} over the n = {e.n} "
+           f"sample{'s' if e.n > 1 else ''} (reduction={e.loss.reduction!r}).")
     value = (_fmt(e.loss_value, max(e.precision, 6)),) * 2
     r.eq([("L", "L"), eq_, (scale[0] + formula[0], scale[1] + formula[1]), eq_, value])  # type: ignore[list-item]
 

@@ -152,11 +152,11 @@ def plot_history(history: Any, *, path: str | os.PathLike[str] | None = None, ti
 def plot_decision_boundary(model: Any, X: Any, y: Any, *, path: str | os.PathLike[str] | None = None,
                            class_names: Sequence[str] | None = None, feature_names: Sequence[str] | None = None,
                            transform: Callable[[Array], Array] | None = None, resolution: int = 250,
-                           title: str | None = None) -> Any:
+                           title: str | None = None, data_label: str | None = None) -> Any:
     """The classes the model predicts over the plane, with the data points on top (2-D inputs only).
 
     ``transform`` maps raw points to what the model takes (e.g. the standardisation used in
-    training); the axes stay in the raw units."""
+    training); the axes stay in the raw units. ``data_label`` (e.g. "test data") goes in the title."""
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or X.shape[1] != 2:
         raise ValueError(f"plot_decision_boundary: X must have 2 features (shape (n, 2)), got {X.shape}.")
@@ -193,7 +193,8 @@ def plot_decision_boundary(model: Any, X: Any, y: Any, *, path: str | os.PathLik
     ax.set_xlabel(fx)
     ax.set_ylabel(fy)
     acc = float(np.mean(_predicted(model.predict(transform(X) if transform else X)) == labels))
-    ax.set_title(title or f"decision boundary (accuracy {acc:.1%})")
+    where = f", {data_label}" if data_label else ""
+    ax.set_title(title or f"decision boundary{where} (accuracy {acc:.1%}, n = {len(X)})")
     ax.legend(loc="best", framealpha=0.85)
     return _finish(fig, path)
 
@@ -237,7 +238,8 @@ def plot_first_layer(model: Any, *, image_shape: tuple[int, int] | None = None, 
 
 
 def plot_confusion_matrix(y_true: Any, y_pred: Any, *, class_names: Sequence[str] | None = None,
-                          path: str | os.PathLike[str] | None = None, title: str | None = None) -> Any:
+                          path: str | os.PathLike[str] | None = None, title: str | None = None,
+                          data_label: str | None = None) -> Any:
     """Counts of (true class, predicted class); the diagonal is what the model got right."""
     t, p = _labels(y_true), _labels(y_pred)
     if len(t) != len(p):
@@ -262,7 +264,8 @@ def plot_confusion_matrix(y_true: Any, y_pred: Any, *, class_names: Sequence[str
             for j in range(k):
                 ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=12 if k <= 5 else 8,
                         color="white" if m[i, j] > m.max() / 2 else "black")
-    ax.set_title(title or f"confusion matrix (accuracy {np.trace(m) / max(m.sum(), 1):.1%}, n = {m.sum()})")
+    where = f", {data_label}" if data_label else ""
+    ax.set_title(title or f"confusion matrix{where} (accuracy {np.trace(m) / max(m.sum(), 1):.1%}, n = {m.sum()})")
     return _finish(fig, path)
 
 
