@@ -200,6 +200,7 @@ def shift(header: dict, name: str, by: int) -> None:
     (lambda h: h["0.bias"].__setitem__("shape", [3, 2]), "shape mismatch for '0.bias'"),
     (lambda h: h["0.weight"].__setitem__("shape", [4, 6]), "shape mismatch for '0.weight'"),
     (lambda h: h["0.bias"].__setitem__("shape", [-6]), "invalid shape"),
+    (lambda h: h["0.bias"].__setitem__("shape", [1] * 8 + [6]), "invalid shape .* at most 8"),
     (lambda h: h["0.bias"].__setitem__("dtype", "I64"), "unknown dtype 'I64'"),
     (lambda h: h["0.bias"].__setitem__("dtype", "F32"), "needs 24 bytes"),
     (lambda h: h["0.bias"].__setitem__("extra", 1), "exactly 'dtype', 'shape' and 'data_offsets'"),
