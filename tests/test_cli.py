@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import subprocess
@@ -281,3 +282,17 @@ def test_parser_builds() -> None:
     parser = build_parser()
     args = parser.parse_args(["train", "--data", "moons", "--layers", "2,3,2"])
     assert args.data == "moons" and args.epochs is None  # unset flags stay None so a config file can fill them
+
+
+def test_cli_reference_documents_every_command_and_option() -> None:
+    """docs/cli.md stays in step with the parser: each command has a section and each option appears."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text(encoding="utf-8")
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    missing = []
+    for name, parser in sub.choices.items():
+        if f"## {name}" not in text:
+            missing.append(f"section {name}")
+        for action in parser._actions:
+            missing += [f"{name} {opt}" for opt in action.option_strings if opt.startswith("--") and opt != "--help"
+                        and opt not in text]
+    assert not missing, missing

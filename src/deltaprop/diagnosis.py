@@ -13,8 +13,8 @@ far each layer's weights moved, ‖ΔW‖/‖W‖, whatever the optimizer.
 - exploding gradients: the gradient norm grew more than 1000-fold, or the loss became NaN/inf;
 - saturation: more than half of a hidden sigmoid/tanh layer is saturated at the end;
 - dead ReLUs: more than half of a hidden ReLU layer never fires;
-- learning rate too high: the loss went up (by more than 1 %, before it had fallen to 5 % of its
-  start) in more than a third of the epochs, or ended above where it started;
+- learning rate too high: the loss jumped up (by more than a tenth of all it fell during training)
+  in more than a quarter of the epochs, or ended above where it started;
 - learning rate too low: the loss fell by less than 1 % while the weights moved less than 0.01 %
   per epoch;
 - overfitting: the validation loss ended 20 % above its minimum while the training loss kept falling.
@@ -202,12 +202,13 @@ def diagnose(monitor: TrainingMonitor, history: Any = None, *, kept_epoch: int |
                          "LeakyReLU.")
     finite = [v for v in losses if math.isfinite(v)]
     if len(finite) >= 3:
-        # count rises of more than 1 % while the loss is still above 5 % of where it started: the
-        # mini-batch noise around a converged loss is not a learning-rate problem
-        pairs = [(a, b) for a, b in zip(finite[:-1], finite[1:]) if a > 0.05 * finite[0]]
-        rises = sum(b > 1.01 * a for a, b in pairs)
-        if (len(pairs) >= 3 and rises > len(pairs) / 3) or finite[-1] > finite[0]:
-            hints.append(f"Learning rate too high: the loss went up in {rises} of {len(pairs)} epochs"
+        # count the rises bigger than a tenth of everything the loss fell: mini-batch noise around a
+        # plateau is small next to that, the jumps of a too-large step are not
+        drop = finite[0] - min(finite)
+        pairs = list(zip(finite[:-1], finite[1:]))
+        rises = sum(b - a > 0.1 * drop for a, b in pairs)
+        if (rises >= 2 and rises > len(pairs) / 4) or finite[-1] > finite[0]:
+            hints.append(f"Learning rate too high: the loss jumped back up in {rises} of {len(pairs)} epochs"
                          f"{' and ended above where it started' if finite[-1] > finite[0] else ''}. "
                          "Lower the learning rate (e.g. by 3–10×).")
         change = max(r.weight_change[-1] for r in layers)
