@@ -51,6 +51,10 @@ class Loss:
     def _grad(self, a: Array, y: Array, sample_weight: Array | None = None) -> Array:
         return self._scaled(self._grad_element(a, y), sample_weight)
 
+    def _value_and_grad(self, a: Array, y: Array, sample_weight: Array | None = None) -> tuple[float, Array]:
+        """(L, ∂L/∂a) in one go; squared-error losses share the residual a − y between the two."""
+        return self._value(a, y, sample_weight), self._grad(a, y, sample_weight)
+
     def prepare_targets(self, a: Array, y: Array) -> Array:
         """Targets in the shape of ``a``: a 1-D y is a column when the network has one output."""
         y = np.asarray(y)
@@ -104,6 +108,15 @@ class MSE(Loss):
         g *= 2
         return g
 
+    def _value_and_grad(self, a: Array, y: Array, sample_weight: Array | None = None) -> tuple[float, Array]:
+        if sample_weight is not None:
+            return super()._value_and_grad(a, y, sample_weight)
+        r = a - y
+        scale = 1.0 / len(a) if self.reduction == "mean" else 1.0
+        value = np.vdot(r, r) * scale  # Σ (a − y)², accumulated in a's dtype
+        r *= r.dtype.type(2 * scale)
+        return value, r
+
 
 class HalfSSE(Loss):
     """L = ½ Σ (y − a)² (the second seed); ∂L/∂a = a − y. ``reduction="sum"`` is the seed's update."""
@@ -116,6 +129,16 @@ class HalfSSE(Loss):
 
     def _grad_element(self, a: Array, y: Array) -> Array:
         return a - y
+
+    def _value_and_grad(self, a: Array, y: Array, sample_weight: Array | None = None) -> tuple[float, Array]:
+        if sample_weight is not None:
+            return super()._value_and_grad(a, y, sample_weight)
+        r = a - y
+        scale = 1.0 / len(a) if self.reduction == "mean" else 1.0
+        value = 0.5 * np.vdot(r, r) * scale  # ½ Σ (a − y)², accumulated in a's dtype
+        if scale != 1.0:
+            r *= r.dtype.type(scale)
+        return value, r
 
 
 class MAE(Loss):

@@ -51,6 +51,7 @@ class Sequential:
         self.rng = rng_from(seed)
         self._pairs: list[tuple[str, Array, Array]] = []
         self._pairs_for: tuple[Layer, ...] | None = None
+        self._first_dense_at = 0
         self.stop_training = False
         self.loss: losses_mod.Loss | None = None
         self.optimizer: optimizers_mod.Optimizer | None = None
@@ -83,7 +84,7 @@ class Sequential:
 
     def _backward_from(self, top: int, delta: Array, *, input_grad: bool = False) -> Array | None:
         """Backward through ``layers[:top]`` (``top`` < len when a fused loss already gave ∂L/∂z)."""
-        bottom = 0 if input_grad else self._first_param_layer()
+        bottom = 0 if input_grad else self._first_dense
         for i in range(top - 1, bottom - 1, -1):
             layer = self.layers[i]
             if i == bottom and not input_grad and isinstance(layer, Dense):
@@ -92,8 +93,11 @@ class Sequential:
             delta = layer.backward(delta)
         return delta if input_grad else None
 
-    def _first_param_layer(self) -> int:
-        return next(i for i, layer in enumerate(self.layers) if isinstance(layer, Dense))
+    @property
+    def _first_dense(self) -> int:
+        """Index of the first Dense layer: backward stops there (nothing below has parameters)."""
+        self.param_grad_pairs()  # refreshes the cached structure if the layers changed
+        return self._first_dense_at
 
     def output_delta(self, loss: losses_mod.Loss, a: Array, y: Array, sample_weight: Array | None = None, *,
                      prepared: bool = False) -> tuple[float, Array, int]:
@@ -109,7 +113,7 @@ class Sequential:
         if loss.fuses_with is not None and isinstance(last, Activation) and last.name == loss.fuses_with:
             value = loss._value_from_logits(last.z, y, sample_weight)  # type: ignore[attr-defined]
             return value, loss._fused_delta(a, y, sample_weight), len(self.layers) - 1  # type: ignore[attr-defined]
-        return loss._value(a, y, sample_weight), loss._grad(a, y, sample_weight), len(self.layers)
+        return (*loss._value_and_grad(a, y, sample_weight), len(self.layers))
 
     def train_on_batch(self, X: Array, y: Array, *, loss: str | losses_mod.Loss | None = None,
                        optimizer: str | optimizers_mod.Optimizer | None = None,
@@ -134,6 +138,7 @@ class Sequential:
         if self._pairs_for is not layers and self._pairs_for != layers:
             grads = self.gradients()
             self._pairs = [(k, p, grads[k]) for k, p in self.parameters().items()]
+            self._first_dense_at = next(i for i, layer in enumerate(layers) if isinstance(layer, Dense))
             self._pairs_for = layers
         return self._pairs
 

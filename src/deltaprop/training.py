@@ -310,6 +310,8 @@ class _Progress:
                 self.verbose = 2
 
     def update(self, epoch: int, logs: dict[str, float]) -> None:
+        if not self.verbose:
+            return
         shown = {k: f"{v:.4g}" for k, v in logs.items()}
         if self.bar is not None:
             self.bar.set_postfix(shown, refresh=False)
