@@ -177,7 +177,7 @@ def numpy_train(cfg: dict[str, Any], X: np.ndarray, y: np.ndarray) -> Callable[[
                 D = (P - Y[idx]) / len(idx)
                 grads = []
                 for k in range(len(Ws) - 1, -1, -1):
-                    grads = [D.T @ A[k], D.sum(axis=0)] + grads
+                    grads = [D.T @ A[k], D.sum(axis=0), *grads]
                     if k > 0:
                         D = (D @ Ws[k]) * (A[k] > 0)
                 t += 1
@@ -480,7 +480,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", default="2", help="BLAS/OpenMP/torch threads for everyone (default 2)")
     parser.add_argument("--repeats", type=int, default=7, help="interleaved timed repeats (default 7)")
-    parser.add_argument("--only", default=",".join(WORKLOADS), help="comma-separated workloads: " + ", ".join(WORKLOADS))
+    parser.add_argument("--only", default=",".join(WORKLOADS),
+                        help="comma-separated workloads: " + ", ".join(WORKLOADS))
     parser.add_argument("--impls", default=",".join(IMPLS), help="comma-separated implementations")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="mnist10k.npz")
     parser.add_argument("--memory", action="store_true", help="also measure peak memory per implementation")
