@@ -296,3 +296,27 @@ def test_cli_reference_documents_every_command_and_option() -> None:
             missing += [f"{name} {opt}" for opt in action.option_strings if opt.startswith("--") and opt != "--help"
                         and opt not in text]
     assert not missing, missing
+
+
+def test_integer_labels_are_classes_unless_told(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    rows = [f"{x[0]:.3f},{x[1]:.3f},{i % 3 + 1}" for i, x in enumerate(rng.normal(0, 0.3, (60, 2)) +
+                                                                      np.repeat(np.arange(3), 20)[:, None])]
+    (tmp_path / "num.csv").write_text("a,b,label\n" + "\n".join(rows) + "\n")
+    rc, out, _ = run(capsys, "train", "--data", "num.csv", "--epochs", "3", "--progress", "none", "--out", "m.st")
+    assert rc == 0 and "2 features, 3 classes" in out
+    rc, out, _ = run(capsys, "predict", "m.st", "num.csv", "--proba")
+    assert out.splitlines()[0] == "prediction,p_1,p_2,p_3" and {r.split(",")[0] for r in out.splitlines()[1:]} <= {
+        "1", "2", "3"}
+    rc, out, _ = run(capsys, "train", "--data", "num.csv", "--task", "regression", "--epochs", "2", "--progress",
+                     "none")
+    assert rc == 0 and "2 features, regression" in out
+
+
+def test_a_closed_pipe_ends_quietly() -> None:
+    big = "diagram --layers 300,300,2 --max-neurons 400"  # ~2 MB of Mermaid: far more than a pipe holds
+    proc = subprocess.run(f"{sys.executable} -m deltaprop {big} | head -1", shell=True, capture_output=True,
+                          text=True)
+    assert proc.stdout == "graph LR\n"
+    assert proc.stderr == ""

@@ -196,7 +196,8 @@ def _run_training(s: dict[str, Any], *, progress: str = "bar", every: int | None
     from .diagnosis import TrainingMonitor, diagnose
     from .model import mlp
 
-    data = load_data(s["data"], target=s["target"], n_samples=s["n_samples"], noise=s["noise"], seed=s["seed"])
+    data = load_data(s["data"], target=s["target"], n_samples=s["n_samples"], noise=s["noise"], seed=s["seed"],
+                     task=s["task"])
     if data.y is None:
         raise ValueError(f"train: {data.source} has no targets; pass a file with a target column (--target).")
     X, y = data.X, data.y
@@ -357,8 +358,9 @@ def _load_model(path: str) -> tuple[Any, dict[str, Any]]:
 def _model_data(spec: str, meta: dict[str, Any], *, target: str | None, need_target: bool, part: str) -> Any:
     from .config import load_data
 
+    task = ("classification" if meta.get("classes") else "regression") if meta else "auto"
     data = load_data(spec, target=target or meta.get("target"), features=meta.get("feature_names"),
-                     need_target=need_target)
+                     need_target=need_target, task=task)
     if part == "test" and data.X_test is not None:
         data.X, data.y = data.X_test, data.y_test
     classes = meta.get("classes")
@@ -631,6 +633,8 @@ def build_parser() -> argparse.ArgumentParser:
     g = train.add_argument_group("data")
     g.add_argument("--data", metavar="SOURCE", help="data set name, .csv, .npz or IDX folder")
     g.add_argument("--target", metavar="COLUMN", help="the CSV column to predict (default: the last)")
+    g.add_argument("--task", choices=["auto", "classification", "regression"],
+                   help="auto (default): class names and integer labels (up to 20 values) are classes")
     g.add_argument("--n-samples", type=_positive_int, metavar="N", help="samples drawn for 2-D toy sets")
     g.add_argument("--noise", type=_non_negative_float, help="noise of 2-D toy sets")
     g.add_argument("--standardize", action="store_true", default=None,
@@ -787,6 +791,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("deltaprop: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (deltaprop … | head): stop quietly
+        sys.stdout = open(os.devnull, "w")  # the recipe of the Python docs (signal: "Note on SIGPIPE")
+        return 141
     except (ValueError, TypeError, OSError, ImportError, FloatingPointError) as err:
         if os.environ.get("DELTAPROP_DEBUG"):
             raise

@@ -44,6 +44,7 @@ from ._types import Array
 SETTINGS: dict[str, tuple[tuple[type, ...], Any]] = {
     "data": ((str,), None),
     "target": ((str,), None),
+    "task": ((str,), "auto"),
     "n_samples": ((int,), None),
     "noise": ((int, float), None),
     "standardize": ((bool,), False),
@@ -161,12 +162,37 @@ class Data:
         return 1 if self.y is None or self.y.ndim == 1 else self.y.shape[1]
 
 
+TASKS = ("auto", "classification", "regression")
+MAX_AUTO_CLASSES = 20
+
+
 def load_data(spec: str, *, target: str | None = None, n_samples: int | None = None, noise: float | None = None,
-              seed: int | None = 0, features: list[str] | None = None, need_target: bool = True) -> Data:
+              seed: int | None = 0, features: list[str] | None = None, need_target: bool = True,
+              task: str = "auto") -> Data:
     """A built-in data set by name ("moons", "xor", "digits", …), a CSV file (``target`` names the
     target column; default the last), a ``.npz`` (arrays X and y, or images and labels), or a
     folder of MNIST IDX files. ``features`` reads exactly those CSV columns (as a saved model
-    recorded them); with ``need_target=False`` a CSV may lack the target column (for predict)."""
+    recorded them); with ``need_target=False`` a CSV may lack the target column (for predict).
+
+    ``task="auto"`` makes class names and integer labels (at most 20 distinct values) a
+    classification and other numbers a regression; "classification" or "regression" decides."""
+    if task not in TASKS:
+        raise ValueError(f"data: task must be one of {', '.join(TASKS)}, got {task!r}.")
+    data = _load(spec, target, n_samples, noise, seed, features, need_target)
+    if data.y is not None and task == "regression" and data.classes is not None:
+        data.y, data.classes = data.y.astype(np.float64), None
+    elif data.y is not None and data.classes is None and task != "regression" and data.y.ndim == 1:
+        values = np.unique(data.y)
+        integral = bool(np.all(values == np.round(values)))
+        if task == "classification" or (integral and len(values) <= MAX_AUTO_CLASSES):
+            codes = np.searchsorted(values, data.y)
+            data.classes = [f"{v:g}" for v in values]
+            data.y = codes.astype(np.intp)
+    return data
+
+
+def _load(spec: str, target: str | None, n_samples: int | None, noise: float | None, seed: int | None,
+          features: list[str] | None, need_target: bool) -> Data:
     from . import datasets
 
     path = Path(spec)
@@ -184,22 +210,23 @@ def load_data(spec: str, *, target: str | None = None, n_samples: int | None = N
     if os.sep in spec or "." in spec:
         raise FileNotFoundError(f"data: no such file or folder {spec!r}.")
     names = sorted(k for k in datasets.DATASETS if k not in ("csv", "mnist_npz"))
-    if spec.lower().replace("-", "_") not in names:
-        close = difflib.get_close_matches(spec.lower(), names, n=1)
+    name = spec.lower().replace("-", "_")
+    if name not in names:
+        close = difflib.get_close_matches(name, names, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ValueError(f"data: {spec!r} is neither a file nor a built-in data set; the data sets are "
                          f"{', '.join(names)}.{hint}")
     kwargs: dict[str, Any] = {}
-    if spec in ("moons", "circles", "spirals", "blobs"):
+    if name in ("moons", "circles", "spirals", "blobs"):
         kwargs = {"seed": seed, **({"n": n_samples} if n_samples else {}), **({"noise": noise} if noise is not None
                                                                              else {})}
-    loaded = datasets.load(spec, **kwargs)
-    if spec in ("mnist", "fashion_mnist"):
+    loaded = datasets.load(name, **kwargs)
+    if name in ("mnist", "fashion_mnist"):
         (Xtr, ytr), (Xte, yte) = loaded
-        return _images(spec, Xtr, ytr, Xte, yte, side=28)
+        return _images(name, Xtr, ytr, Xte, yte, side=28)
     X, y = loaded
-    data = _arrays(spec, np.asarray(X), np.asarray(y))
-    if spec == "digits":
+    data = _arrays(name, np.asarray(X), np.asarray(y))
+    if name == "digits":
         data.image_shape = (8, 8)
     return data
 
