@@ -89,7 +89,7 @@ class Dense(Layer):
         return self._checked(arg, values, shape)
 
     def _checked(self, arg: str, values: Any, shape: tuple[int, ...]) -> Array:
-        arr = np.array(values, dtype=self.dtype, order="C", copy=True)
+        arr = xp.array(values, dtype=self.dtype, order="C", copy=True)
         if arr.shape != shape:
             raise ValueError(f"Dense: {arg} must have shape {shape} (n_out, n_in) = ({self.n_out}, {self.n_in}), "
                              f"got {arr.shape}; transpose a (n_in, n_out) matrix with .T.")

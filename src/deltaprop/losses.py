@@ -19,6 +19,7 @@ import numpy as np
 from . import activations as act
 from ._registry import lookup
 from ._types import Array
+from .backend import xp
 
 _REDUCTIONS = ("mean", "sum")
 
@@ -258,7 +259,7 @@ def one_hot(labels: Array, n_classes: int, *, dtype: Any = np.float64) -> Array:
     if idx.size and (idx.min() < 0 or idx.max() >= n_classes):
         raise ValueError(f"one_hot: labels must lie in 0..{n_classes - 1} for {n_classes} outputs, "
                          f"got values from {idx.min()} to {idx.max()}.")
-    out = np.zeros((len(idx), n_classes), dtype=dtype)
+    out = xp.zeros((len(idx), n_classes), dtype=dtype)
     out[np.arange(len(idx)), idx] = 1
     return out
 

@@ -18,7 +18,7 @@ from . import metrics as metrics_mod
 from . import optimizers as optimizers_mod
 from ._types import Array, DType, Seed
 from ._validation import check_X
-from .backend import as_dtype, rng_from, spawn_seeds
+from .backend import as_dtype, rng_from, spawn_seeds, xp
 from .layers import Activation, Dense, Dropout, Layer
 from .layers import activation as make_activation
 
@@ -71,7 +71,7 @@ class Sequential:
         """a(L) from the input rows X, layer by layer (E1, E2); each layer caches what backward needs.
 
         ``training=True`` (the default, as in a training step) turns dropout on."""
-        a = X if isinstance(X, np.ndarray) and X.dtype == self.dtype else np.asarray(X, dtype=self.dtype)
+        a = X if getattr(X, "dtype", None) == self.dtype else xp.asarray(X, dtype=self.dtype)
         for layer in self.layers:
             a = layer.forward(a, training)
         return a

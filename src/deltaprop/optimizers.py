@@ -17,7 +17,7 @@ import numpy as np
 
 from ._registry import lookup
 from ._types import Array
-from .backend import in_chunks
+from .backend import in_chunks, xp
 from .schedules import Schedule
 from .schedules import from_config as schedule_from_config
 
@@ -70,7 +70,7 @@ def adam_step(w: Array, g: Array, m: Array, v: Array, *, t: int, lr: float, beta
     shape as w) receives the temporaries, so a step allocates nothing."""
     step_size = lr / (1 - beta1**t)
     sqrt_bc2 = math.sqrt(1 - beta2**t)
-    s = np.empty_like(w) if scratch is None else scratch
+    s = xp.empty_like(w) if scratch is None else scratch
     np.subtract(g, m, out=s)
     s *= 1 - beta1
     m += s  # m ← m + (1 − β1)(g − m) = β1 m + (1 − β1) g
@@ -154,7 +154,7 @@ class Optimizer:
         slot = self.state.setdefault(key, {})
         buf = slot.get(name)
         if buf is None or buf.shape != like.shape or buf.dtype != like.dtype:
-            buf = slot[name] = np.zeros_like(like)
+            buf = slot[name] = xp.zeros_like(like)
         return buf
 
     def _scratch(self, like: Array) -> Array:
@@ -162,7 +162,7 @@ class Optimizer:
         key = (like.shape, like.dtype.str)
         buf = self._scratch_buffers.get(key)
         if buf is None:
-            buf = self._scratch_buffers[key] = np.empty_like(like)
+            buf = self._scratch_buffers[key] = xp.empty_like(like)
         return buf
 
     def _update(self, key: str, w: Array, g: Array) -> None:  # pragma: no cover - abstract
@@ -183,7 +183,7 @@ class Optimizer:
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.t, self.lr = int(state["t"]), float(state["lr"])
-        self.state = {k: {n: np.array(a) for n, a in slot.items()} for k, slot in state["state"].items()}
+        self.state = {k: {n: xp.array(a) for n, a in slot.items()} for k, slot in state["state"].items()}
         if self.schedule is not None and state.get("schedule") is not None:
             self.schedule.load_state_dict(state["schedule"])
 

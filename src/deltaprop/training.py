@@ -21,7 +21,7 @@ from . import metrics as metrics_mod
 from . import optimizers as optimizers_mod
 from ._types import Array, Seed
 from ._validation import check_positive_int, check_X
-from .backend import rng_from
+from .backend import rng_from, xp
 from .callbacks import Callback
 from .model import Sequential
 from .schedules import Schedule
@@ -236,8 +236,8 @@ class _Batches:
         if self.rows is not None:
             idx = self.rows[idx]
         if self._buffers is None:
-            self._buffers = (np.empty((self.bs, self.X.shape[1]), self.X.dtype),
-                             np.empty((self.bs, self.Y.shape[1]), self.Y.dtype))
+            self._buffers = (xp.empty((self.bs, self.X.shape[1]), self.X.dtype),
+                             xp.empty((self.bs, self.Y.shape[1]), self.Y.dtype))
         m = stop - start
         Xb, Yb = self._buffers[0][:m], self._buffers[1][:m]
         np.take(self.X, idx, axis=0, out=Xb)
@@ -291,7 +291,7 @@ def _sample_weights(sample_weight: Any, class_weight: Any, y: Any, n: int) -> Ar
             table = {c: float(class_weight.get(c, 1.0)) for c in classes.tolist()}
         else:
             raise ValueError(f"fit: class_weight must be a dict {{label: weight}} or 'balanced', got {class_weight!r}.")
-        cw = np.array([table[c] for c in labels.tolist()], dtype=np.float64)
+        cw = xp.asarray([table[c] for c in labels.tolist()], dtype=np.float64)
         w = cw if w is None else w * cw
     return w
 
