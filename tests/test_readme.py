@@ -15,7 +15,7 @@ def test_readme_python_blocks_run():
     assert len(blocks) >= 2
     namespace: dict = {}
     for block in blocks:
-        exec(compile(block, str(README), "exec"), namespace)  # noqa: S102 - our own documentation
+        exec(compile(block, str(README), "exec"), namespace)  # our own documentation
     model, X, y = namespace["model"], namespace["X"], namespace["y"]
     np.testing.assert_array_equal(model.predict_classes(X), y)  # the hand loop learned XOR too
 
@@ -26,5 +26,5 @@ def test_readme_starts_with_the_two_commands():
     assert "deltaprop demo" in commands[0]
     assert "pytest" in commands[1]
     ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
-    test_command = [line for line in commands[1].splitlines() if not line.startswith("#")][0]
+    test_command = next(line for line in commands[1].splitlines() if not line.startswith("#"))
     assert test_command.split("&& ", 1)[1] in ci  # CI runs the README's test command
