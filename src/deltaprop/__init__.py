@@ -5,6 +5,8 @@ for where each equation of the seeds is implemented).
 """
 
 from . import activations, augment, callbacks, datasets, init, losses, metrics, optimizers, schedules
+from ._divergence import DivergenceWarning
+from ._interrupt import TrainingInterrupted
 from .callbacks import Callback, EarlyStopping, LambdaCallback
 from .explain import Explanation, explain
 from .gradcheck import GradcheckResult, gradcheck
@@ -34,10 +36,12 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ELU", "GELU", "MAE", "MSE", "SGD", "Activation", "Adam", "AdamW", "BinaryCrossEntropy", "Callback",
-    "CategoricalCrossEntropy", "CosineAnnealingLR", "Dense", "Dropout", "EarlyStopping", "Explanation",
+    "CategoricalCrossEntropy", "CosineAnnealingLR", "Dense", "DivergenceWarning", "Dropout", "EarlyStopping",
+    "Explanation",
     "ExponentialLR", "GradcheckResult", "HalfSSE", "History", "Huber", "Identity", "LambdaCallback", "Layer",
     "LeakyReLU",
     "LinearWarmup", "Loss", "ModelFileError", "Optimizer", "RMSprop", "ReLU", "ReduceLROnPlateau", "Sequential",
-    "Sigmoid", "Softmax", "Softplus", "StepLR", "Tanh", "activations", "augment", "callbacks", "datasets", "explain",
+    "Sigmoid", "Softmax", "Softplus", "StepLR", "Tanh", "TrainingInterrupted",
+    "activations", "augment", "callbacks", "datasets", "explain",
     "fit", "gradcheck", "init", "load", "losses", "metrics", "mlp", "optimizers", "schedules",
 ]

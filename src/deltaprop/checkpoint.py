@@ -48,11 +48,16 @@ _REF = "__tensor__"
 
 def save_checkpoint(path: PathLike, *, model: Sequential, optimizer: Optimizer, rng: np.random.Generator,
                     rng_start: Mapping[str, Any], callbacks: Sequence[Callback], history: History, epoch: int,
-                    epochs: int, step: int, best: float, stall: int, n_samples: int) -> None:
-    """Write the state of a ``fit`` call after ``epoch`` completed epochs to ``path``, atomically."""
+                    epochs: int, step: int, best: float, stall: int, n_samples: int,
+                    in_progress: Mapping[str, Any] | None = None) -> None:
+    """Write the state of a ``fit`` call after ``epoch`` completed epochs to ``path``, atomically.
+
+    ``in_progress`` describes an epoch stopped part-way (Ctrl-C, SIGTERM): the batches done, the batch
+    size, the generator's state at the epoch's start (to redraw its order) and the partial sums of its logs."""
     tensors = dict(model_tensors(model))
     state = {
         "epoch": epoch, "epochs": epochs, "step": step, "n_samples": n_samples,
+        "in_progress": None if in_progress is None else dict(in_progress),
         "stopped": bool(model.stop_training),
         "rng": {"start": dict(rng_start), "now": rng.bit_generator.state},
         "dropout_rngs": {str(i): layer.rng.bit_generator.state for i, layer in enumerate(model.layers)
@@ -103,6 +108,7 @@ class Checkpoint:
             self.n_samples = _count(self.state["n_samples"])
         except (KeyError, TypeError) as err:
             raise ModelFileError(f"{self.where}: the checkpoint's counters are missing or invalid ({err}).") from None
+        self.in_progress = _in_progress(self.state.get("in_progress"), self.where)
 
     def rewind(self, rng: np.random.Generator) -> None:
         """Set ``fit``'s generator to its state at the start of the run, so the validation split is redrawn
@@ -148,6 +154,25 @@ class Checkpoint:
             return epochs, self.step, best, stall
         return self.epoch, self.step, best, stall
 
+    def continue_epoch(self, rng: np.random.Generator, n: int, *, shuffled: bool, n_metrics: int,
+                       batch_size: int) -> tuple[Any, np.ndarray | None, int, float, list[float]]:
+        """For a checkpoint written part-way through an epoch: (the generator state at the epoch's start,
+        the epoch's order of samples, batches already done, partial loss sum, partial metric sums).
+        ``rng`` is left where the interrupted run had it after its last batch."""
+        p = self.in_progress
+        assert p is not None
+        if p["batch_size"] != batch_size or p["batches"] * batch_size >= n:
+            raise ValueError(f"{self.where}: the checkpoint stopped after {p['batches']} batch(es) of "
+                             f"{p['batch_size']} samples; this fit call has batch size {batch_size} for {n} samples. "
+                             "Pass the same batch_size and data to continue the run.")
+        if len(p["metric_sums"]) != n_metrics:
+            raise ValueError(f"{self.where}: the checkpoint was trained with {len(p['metric_sums'])} metric(s), this "
+                             f"fit call has {n_metrics}; pass the same metrics.")
+        self._set_rng(rng, p["rng_epoch"], "fit's generator (epoch start)")
+        order = rng.permutation(n) if shuffled else None
+        self._set_rng(rng, self.state["rng"]["now"], "fit's generator")
+        return p["rng_epoch"], order, p["batches"], p["total"], list(p["metric_sums"])
+
     def _check_optimizer_state(self, state: Any, model: Sequential) -> None:
         params = model.parameters()
         for key, slot in state["state"].items():
@@ -187,6 +212,26 @@ class Checkpoint:
             rng.bit_generator.state = state
         except (TypeError, ValueError, KeyError, OverflowError) as err:
             raise ModelFileError(f"{self.where}: the saved state of {what} is invalid ({err}).") from None
+
+
+def _in_progress(value: Any, where: str) -> dict[str, Any] | None:
+    """The validated ``in_progress`` record of a checkpoint written part-way through an epoch."""
+    if value is None:
+        return None
+    keys = {"batches", "batch_size", "rng_epoch", "total", "metric_sums"}
+    if not isinstance(value, dict) or set(value) != keys:
+        raise ModelFileError(f"{where}: 'in_progress' must be an object with the keys {', '.join(sorted(keys))}.")
+    sums = value["metric_sums"]
+    numbers = [value["total"], *sums] if isinstance(sums, list) else []
+    try:
+        ok = (_count(value["batches"]) > 0 and _count(value["batch_size"]) > 0 and isinstance(sums, list)
+              and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in numbers)
+              and isinstance(value["rng_epoch"], dict))
+    except TypeError:
+        ok = False
+    if not ok:
+        raise ModelFileError(f"{where}: the checkpoint's 'in_progress' record is invalid; the file is damaged.")
+    return {**value, "total": float(value["total"]), "metric_sums": [float(v) for v in sums]}
 
 
 def _count(value: Any) -> int:

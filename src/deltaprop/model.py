@@ -17,7 +17,7 @@ from . import losses as losses_mod
 from . import metrics as metrics_mod
 from . import optimizers as optimizers_mod
 from ._types import Array, DType, Seed
-from ._validation import check_X
+from ._validation import check_targets, check_X
 from .backend import as_dtype, rng_from, spawn_seeds, xp
 from .layers import Activation, Dense, Dropout, Layer
 from .layers import activation as make_activation
@@ -205,6 +205,7 @@ class Sequential:
         """{"loss": L, <metric>: value, …} on (X, y) with dropout off."""
         loss_obj = self._resolve_loss(loss)
         X = check_X(X, dtype=self.dtype, n_features=self.n_inputs, where="evaluate")
+        check_targets(self, loss_obj, y, len(X), where="evaluate")  # a clear error, not one from inside a loss
         a = self.forward(X, training=False)
         value = self.output_delta(loss_obj, a, y)[0] if loss_obj.fuses_with else loss_obj.value(a, y)
         out = {"loss": float(value)}

@@ -19,11 +19,14 @@ import numpy as np
 from . import losses as losses_mod
 from . import metrics as metrics_mod
 from . import optimizers as optimizers_mod
+from ._divergence import LastFinite
+from ._divergence import warn as warn_divergence
+from ._interrupt import SignalGuard, TrainingInterrupted, signal_name
 from ._types import Array, Seed
-from ._validation import check_positive_int, check_X
+from ._validation import check_loss_output, check_positive_int, check_targets, check_X
 from .backend import rng_from, xp
 from .callbacks import Callback
-from .model import Sequential
+from .model import Sequential, default_loss
 from .schedules import Schedule
 
 
@@ -62,7 +65,7 @@ def fit(model: Sequential, X: Any, y: Any, *, loss: str | losses_mod.Loss | None
         lr_schedule: Schedule | None = None, tol: float | None = None, n_iter_no_change: int = 10,
         augment: Callable[[Array, np.random.Generator], Array] | None = None, seed: Seed = None,
         checkpoint: str | os.PathLike[str] | None = None, checkpoint_every: int = 1,
-        resume: str | os.PathLike[str] | None = None) -> History:
+        resume: str | os.PathLike[str] | None = None, on_divergence: str = "raise") -> History:
     """Train ``model`` on (X, y) and return the History.
 
     - ``loss``: a Loss or name; by default it follows the output activation (softmax → cross-entropy,
@@ -85,29 +88,20 @@ def fit(model: Sequential, X: Any, y: Any, *, loss: str | losses_mod.Loss | None
     batch_size = check_positive_int("fit", "batch_size", batch_size, allow_none=True)
     if verbose not in (0, 1, 2, False, True):
         raise ValueError(f"fit: verbose must be 0 (silent), 1 (progress bar) or 2 (a line per epoch), got {verbose!r}.")
-    loss_obj = losses_mod.get(loss) if loss is not None else model._resolve_loss(None)
+    if on_divergence not in ("raise", "warn"):
+        raise ValueError(f"fit: on_divergence must be 'raise' or 'warn', got {on_divergence!r}.")
+    # every check comes before any change: a rejected call leaves the model, its generator and the
+    # callbacks untouched
+    loss_obj = losses_mod.get(loss) if loss is not None else (
+        model.loss if model.loss is not None else losses_mod.get(default_loss(model)))
     opt = optimizers_mod.get(optimizer)
-    if lr_schedule is not None:
-        opt.set_schedule(lr_schedule)
-    model.loss, model.optimizer = loss_obj, opt
+    check_loss_output(model, loss_obj, where="fit")
     metric_fns = [metrics_mod.get(m) for m in metrics]
     callbacks = list(callbacks)
     for cb in callbacks:
         if not isinstance(cb, Callback):
             raise TypeError(f"fit: callbacks must be deltaprop.callbacks.Callback instances, got {type(cb).__name__}.")
-    rng = rng_from(seed) if seed is not None else model.rng
     checkpoint_every = check_positive_int("fit", "checkpoint_every", checkpoint_every)  # type: ignore[assignment]
-    resumed = None
-    if checkpoint is not None or resume is not None:
-        from .checkpoint import Checkpoint, check_checkpoint_path
-
-        if checkpoint is not None:
-            check_checkpoint_path(checkpoint)
-        if resume is not None:
-            resumed = Checkpoint(resume)
-            resumed.rewind(rng)  # so the validation split is drawn exactly as in the interrupted run
-    rng_start = rng.bit_generator.state
-
     X = check_X(X, dtype=model.dtype, n_features=model.n_inputs, where="fit")
     Y = prepare_targets(model, loss_obj, y, len(X), where="fit")
     weights = _sample_weights(sample_weight, class_weight, y, len(X))
@@ -128,6 +122,21 @@ def fit(model: Sequential, X: Any, y: Any, *, loss: str | losses_mod.Loss | None
         if n_val < 1 or n_val >= len(X):
             raise ValueError(f"fit: validation_split={validation_split} leaves {n_val} of {len(X)} samples for "
                              "validation; it must leave at least one sample on each side.")
+    rng = rng_from(seed) if seed is not None else model.rng
+    resumed = None
+    if checkpoint is not None or resume is not None:
+        from .checkpoint import Checkpoint, check_checkpoint_path
+
+        if checkpoint is not None:
+            check_checkpoint_path(checkpoint)
+        if resume is not None:
+            resumed = Checkpoint(resume)
+            resumed.rewind(rng)  # so the validation split is drawn exactly as in the interrupted run
+    if lr_schedule is not None:
+        opt.set_schedule(lr_schedule)
+    model.loss, model.optimizer = loss_obj, opt
+    rng_start = rng.bit_generator.state
+    if validation_split and validation_data is None:
         perm = rng.permutation(len(X))
         vi, rows = np.sort(perm[:n_val]), np.sort(perm[n_val:])
         val = (X[vi], Y[vi])  # the held-out rows are copied; the training rows are only indexed
@@ -145,17 +154,65 @@ def fit(model: Sequential, X: Any, y: Any, *, loss: str | losses_mod.Loss | None
     monitor = "val_loss" if val is not None else "loss"
     best, stall = math.inf, 0
     step = 0
+    last = LastFinite(model, opt)  # the last weights known to be finite (see _divergence.py)
+
+    def diverged(what: str) -> bool:
+        """Leave the model with finite weights, then raise FloatingPointError, or warn and return True."""
+        lr = opt.lr
+        kept = last.settle(step)
+        message = (f"fit: {what} (lr={lr:g}); training diverged. The model keeps {kept}. Lower the learning rate "
+                   f"(e.g. lr={lr / 10:g}), standardise the inputs, or clip the gradients (e.g. clip_norm=1.0).")
+        if on_divergence == "raise":
+            raise FloatingPointError(message)
+        warn_divergence(message + " Training stopped early (on_divergence='warn').")
+        model.stop_training = history.stopped_early = True
+        return True
+
+    def save(epochs_done: int, in_progress: dict[str, Any] | None = None) -> bool:
+        """Write the checkpoint (never with non-finite weights); True if training diverged instead."""
+        if not last.finite_now():
+            return diverged(f"a weight became NaN or infinite by step {step} (epoch {epochs_done + 1})")
+        from .checkpoint import save_checkpoint
+
+        save_checkpoint(checkpoint, model=model, optimizer=opt, rng=rng, rng_start=rng_start,  # type: ignore[arg-type]
+                        callbacks=callbacks, history=history, epoch=epochs_done, epochs=epochs, step=step,
+                        best=best, stall=stall, n_samples=n, in_progress=in_progress)
+        return False
+
+    def interrupted(epochs_done: int, in_progress: dict[str, Any] | None, saved: bool) -> None:
+        """After SIGINT/SIGTERM: write the final checkpoint, then raise TrainingInterrupted."""
+        signum = guard.consume()
+        written = str(checkpoint) if checkpoint is not None and (saved or not save(epochs_done, in_progress)) \
+            else None
+        where = (f"in epoch {epochs_done + 1} after {in_progress['batches']} batch(es)" if in_progress
+                 else f"after epoch {epochs_done}")
+        then = (f"; checkpoint {written!r} holds it: continue with fit(..., resume={written!r})" if written
+                else "; pass checkpoint=path to be able to resume")
+        raise TrainingInterrupted(f"fit: interrupted by {signal_name(signum)} {where}; the model holds the weights "
+                                  f"after step {step}, the last completed step{then}.", signum=signum,
+                                  epoch=epochs_done + (1 if in_progress else 0), step=step, checkpoint=written)
+
+    guard = SignalGuard().install()  # SIGINT/SIGTERM wait for the end of the step (see _interrupt.py)
     try:
-        first_epoch = 0
+        first_epoch, partial, halted = 0, False, False
         if resumed is not None:
             first_epoch, step, best, stall = resumed.restore(model, opt, rng, callbacks, history, n_samples=n,
                                                              epochs=epochs)
+            partial = resumed.in_progress is not None
         for epoch in range(first_epoch, epochs):
+            if last.due(step) and not last.take(epoch, step):
+                halted = diverged(f"a weight became NaN or infinite by step {step} (epoch {epoch + 1})")
+                break
             for cb in callbacks:
                 cb.on_epoch_begin(epoch)
+            rng_epoch = rng.bit_generator.state if checkpoint is not None else None  # to redraw `order` on resume
             order = rng.permutation(n) if shuffle and bs < n else None
-            total, metric_sums = 0.0, [0.0] * len(metric_fns)
-            for batch, start in enumerate(range(0, n, bs)):
+            total, metric_sums, first_batch = 0.0, [0.0] * len(metric_fns), 0
+            if partial:  # resumed in the middle of this epoch: its order, and where it stopped
+                rng_epoch, order, first_batch, total, metric_sums = resumed.continue_epoch(  # type: ignore[union-attr]
+                    rng, n, shuffled=order is not None, n_metrics=len(metric_fns), batch_size=bs)
+                partial = False
+            for batch, start in enumerate(range(first_batch * bs, n, bs), first_batch):
                 Xb, Yb, wb = batches.get(start, order)
                 if augment is not None:
                     Xb = augment(Xb, rng)
@@ -164,9 +221,8 @@ def fit(model: Sequential, X: Any, y: Any, *, loss: str | losses_mod.Loss | None
                 a = model.forward(Xb, training=True)
                 value, delta, top = model.output_delta(loss_obj, a, Yb, wb, prepared=True)
                 if not math.isfinite(value):
-                    raise FloatingPointError(
-                        f"fit: the loss became {value} at epoch {epoch + 1}, step {step + 1} (lr={opt.lr:g}); "
-                        "training diverged. Lower the learning rate or standardise the inputs.")
+                    halted = diverged(f"the loss became {value} at epoch {epoch + 1}, step {step + 1}")
+                    break
                 model._backward_from(top, delta)
                 opt.step(model)
                 step += 1
@@ -179,6 +235,11 @@ def fit(model: Sequential, X: Any, y: Any, *, loss: str | losses_mod.Loss | None
                         cb.on_batch_end(batch, {"loss": value, "size": m})
                     if model.stop_training:
                         break
+                if guard.signum:
+                    interrupted(epoch, {"batches": batch + 1, "batch_size": bs, "rng_epoch": rng_epoch,
+                                        "total": total, "metric_sums": metric_sums}, False)
+            if halted:
+                break
             logs = {"loss": total / n if loss_obj.reduction == "mean" else total}
             for k, (name, _) in enumerate(metric_fns):
                 logs[name] = metric_sums[k] / n
@@ -199,20 +260,26 @@ def fit(model: Sequential, X: Any, y: Any, *, loss: str | losses_mod.Loss | None
                 best = min(best, logs[monitor])
                 if stall >= n_iter_no_change:
                     model.stop_training = True
+            saved = False
             if checkpoint is not None and ((epoch + 1) % checkpoint_every == 0 or model.stop_training
-                                           or epoch + 1 == epochs):
-                from .checkpoint import save_checkpoint
-
-                save_checkpoint(checkpoint, model=model, optimizer=opt, rng=rng, rng_start=rng_start,
-                                callbacks=callbacks, history=history, epoch=epoch + 1, epochs=epochs, step=step,
-                                best=best, stall=stall, n_samples=n)
+                                           or epoch + 1 == epochs or guard.signum):
+                if save(epoch + 1):
+                    break
+                saved = True
+            if guard.signum:
+                interrupted(epoch + 1, None, saved)
             if model.stop_training:
                 history.stopped_early = epoch + 1 < epochs
                 break
+        if not halted and not last.finite_now():
+            diverged(f"a weight became NaN or infinite by step {step}")
     finally:
-        progress.close()
-        for cb in callbacks:
-            cb.on_train_end()
+        try:
+            progress.close()
+            for cb in callbacks:
+                cb.on_train_end()
+        finally:
+            guard.release()
     return history
 
 
@@ -247,30 +314,9 @@ class _Batches:
 
 def prepare_targets(model: Sequential, loss: losses_mod.Loss, y: Any, n: int, *, where: str) -> Array:
     """Targets as a float array (n, n_outputs) in the model's dtype: integer labels become one-hot
-    rows for a multi-output network, a 1-D y becomes a column for a single output."""
-    if y is None:
-        raise TypeError(f"{where}: y is None; pass the targets, one per sample.")
-    arr = np.asarray(y)
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise TypeError(f"{where}: y must be numeric (got dtype {arr.dtype}); encode class names as integers "
-                        "0..k-1 first.")
-    if len(arr) != n:
-        raise ValueError(f"{where}: X has {n} samples but y has {len(arr)}; they must have one row each.")
-    k = model.n_outputs
-    if arr.ndim == 1 and k > 1:
-        if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
-            raise ValueError(f"{where}: the network has {k} outputs, so a 1-D y must hold integer class labels "
-                             f"0..{k - 1}; got non-integer values.")
-        arr = losses_mod.one_hot(arr, k, dtype=model.dtype)
-    elif arr.ndim == 1:
-        arr = arr.reshape(-1, 1)
-    if arr.ndim != 2 or arr.shape[1] != k:
-        raise ValueError(f"{where}: y has shape {np.shape(y)} but the network has {k} output(s); pass y of shape "
-                         f"(n, {k}){' or integer labels (n,)' if k > 1 else ' or (n,)'}.")
-    out = np.ascontiguousarray(arr, dtype=model.dtype)
-    if not np.isfinite(out).all():
-        raise ValueError(f"{where}: y contains NaN or infinite values; drop or impute those samples.")
-    return out
+    rows for a multi-output network, a 1-D y becomes a column for a single output (checks in
+    ``_validation.check_targets``)."""
+    return check_targets(model, loss, y, n, where=where)
 
 
 def _sample_weights(sample_weight: Any, class_weight: Any, y: Any, n: int) -> Array | None:
