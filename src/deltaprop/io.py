@@ -197,13 +197,16 @@ def _foreign_format_hint(data: bytes) -> str:
 def atomic_write(path: PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically: a temporary file in the same folder, flush, fsync,
     ``os.replace``, then fsync the folder where the OS allows. Readers see the old file or the new
-    one, never a mixture; the temporary file is removed whatever happens."""
+    one, never a mixture; the temporary file is removed whatever happens, short of the process being
+    killed (SIGKILL, power loss). Such a leftover ``.<name>.<pid>-<random>.tmp`` is never read, and the
+    next write to the same path removes it once its process is gone (see ``_remove_stale_temporaries``)."""
     path = Path(path)
     folder = path.parent
     if not folder.is_dir():
         raise FileNotFoundError(f"save: folder {str(folder)!r} does not exist; create it first.")
+    _remove_stale_temporaries(path)
     while True:
-        tmp = folder / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        tmp = folder / f".{path.name}.{os.getpid()}-{secrets.token_hex(6)}.tmp"
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
             break
@@ -220,6 +223,47 @@ def atomic_write(path: PathLike, data: bytes) -> None:
             os.unlink(tmp)
         raise
     _fsync_folder(folder)
+
+
+_STALE_AFTER_S = 24 * 3600
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Delete the temporary files a killed writer of ``path`` left behind: names ``.<name>.<pid>-<hex>.tmp``
+    whose process no longer runs (POSIX), or that are more than a day old (elsewhere, where a process
+    cannot be probed without side effects). A live writer's file is never touched."""
+    prefix, own = f".{path.name}.", os.getpid()
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:  # pragma: no cover - e.g. no permission to list the folder
+        return
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(prefix) and name.endswith(".tmp")):
+            continue
+        pid_text, _, token = name[len(prefix):-len(".tmp")].partition("-")
+        if not (pid_text.isdigit() and len(token) == 12 and all(c in "0123456789abcdef" for c in token)):
+            continue  # not one of ours
+        pid = int(pid_text)
+        if pid == own:
+            continue  # another thread of this process may be writing it
+        with contextlib.suppress(OSError):
+            if _process_gone(pid, entry):
+                os.unlink(entry.path)
+
+
+def _process_gone(pid: int, entry: os.DirEntry[str]) -> bool:
+    if os.name == "posix":
+        try:
+            os.kill(pid, 0)  # signal 0: only asks whether the process exists
+        except ProcessLookupError:
+            return True
+        except (PermissionError, OverflowError):
+            return False  # it exists (owned by someone else), or the name holds no real pid
+        return False
+    import time
+
+    return time.time() - entry.stat().st_mtime > _STALE_AFTER_S
 
 
 def _fsync_folder(folder: Path) -> None:

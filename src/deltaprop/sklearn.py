@@ -99,7 +99,7 @@ class _BaseMLP(BaseEstimator):
         self._check_params()
         first = not (incremental or self.warm_start) or not hasattr(self, "model_") \
             or (not incremental and self._architecture() != self._built_for)
-        X, y = validate_data(self, X, y, reset=first, dtype=[np.float64, np.float32], accept_sparse=False,
+        X, y = _validate(self, X, y, reset=first, dtype=[np.float64, np.float32], accept_sparse=False,
                              multi_output=self._multi_output(), y_numeric=isinstance(self, RegressorMixin))
         y = self._clean_y(y)
         targets = self._encode_targets(y, first=first, incremental=incremental)
@@ -282,7 +282,7 @@ class _BaseMLP(BaseEstimator):
 
     def _predict_raw(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "model_")
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32], accept_sparse=False)
+        X = _validate(self, X, reset=False, dtype=[np.float64, np.float32], accept_sparse=False)
         return self.model_.predict(X)
 
     # -- coefficients in scikit-learn's layout -----------------------------------------------------
@@ -458,7 +458,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             self.classes_ = unique_labels(y if classes is None else classes)
             if len(self.classes_) < 2:
                 raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes, got 1 class "
-                                 f"({self.classes_[0]!r}).")
+                                 f"({_plain(self.classes_[0])!r}); include samples of every class.")
             binary = len(self.classes_) == 2 and self.output_activation != "softmax"
             self._default_output = "sigmoid" if binary else "softmax"
             self.n_outputs_ = 1 if binary else len(self.classes_)
@@ -492,7 +492,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             raise ValueError("partial_fit: the first call needs classes=, the list of all labels (e.g. "
                              "np.unique(y_all)).")
         self._check_params()
-        X, y = validate_data(self, X, y, reset=first, dtype=[np.float64, np.float32], accept_sparse=False)
+        X, y = _validate(self, X, y, reset=first, dtype=[np.float64, np.float32], accept_sparse=False)
         y = self._clean_y(y)
         targets = self._encode_targets(y, first=first, incremental=True, classes=classes)
         sw = self._sample_weight(sample_weight, y, len(X))
@@ -520,6 +520,21 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """The most probable class label of each row."""
         proba = self.predict_proba(X)
         return self.classes_[proba.argmax(axis=1)]
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Mean accuracy on (X, y). A label of y that was not among ``classes_`` in fit can never be
+        predicted: it counts as an error, as in scikit-learn, and a UserWarning names it."""
+        check_is_fitted(self, "model_")
+        try:
+            unseen = np.setdiff1d(unique_labels(y), self.classes_)
+        except (TypeError, ValueError):  # labels of another type: accuracy_score gives the clear error
+            unseen = np.array([])
+        if len(unseen):
+            warnings.warn(f"score: y has label(s) {unseen.tolist()[:10]} that were not in the training data "
+                          f"(classes_ = {self.classes_.tolist()[:10]}); the classifier cannot predict them, so "
+                          "those samples count as errors. Fit on data that has every class.", UserWarning,
+                          stacklevel=2)
+        return float(super().score(X, y, sample_weight=sample_weight))
 
 
 
@@ -562,6 +577,22 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         """Predicted targets: (n,) if fitted on a 1-D y, else (n, n_outputs)."""
         a = self._predict_raw(X)
         return a.ravel() if self.n_outputs_ == 1 and getattr(self, "_y_1d", True) else a
+
+
+def _validate(est: _BaseMLP, *args: Any, **kwargs: Any) -> Any:
+    """scikit-learn's ``validate_data``, with an actionable message where NumPy's would be cryptic."""
+    try:
+        return validate_data(est, *args, **kwargs)
+    except ValueError as err:
+        text = str(err)
+        if "inhomogeneous" in text:
+            raise ValueError(f"{type(est).__name__}: X or y is ragged: its rows have different lengths; pass a "
+                             "rectangular array (every row the same number of values).") from None
+        if "could not convert string to float" in text:
+            raise ValueError(f"{type(est).__name__}: X holds text ({text.split(': ', 1)[-1]}); encode text "
+                             "columns as numbers first, e.g. with sklearn.preprocessing.OneHotEncoder in a "
+                             "Pipeline.") from None
+        raise
 
 
 def _plain(value: Any) -> Any:
