@@ -252,7 +252,8 @@ def _run_training(s: dict[str, Any], *, progress: str = "bar", every: int | None
     start = time.perf_counter()
     history = model.fit(transform(X), y, loss=s["loss"], optimizer=optimizer, epochs=s["epochs"],
                         batch_size=s["batch_size"] or None, validation_split=s["validation_split"], metrics=metrics,
-                        callbacks=callbacks, verbose=verbose, seed=s["seed"])
+                        callbacks=callbacks, verbose=verbose, seed=s["seed"], checkpoint=s["checkpoint"],
+                        checkpoint_every=s["checkpoint_every"], resume=s["resume"])
     seconds = time.perf_counter() - start
 
     print(f"\ntrained {len(history)} epoch(s) in {seconds:.1f} s"
@@ -294,6 +295,11 @@ def _run_training(s: dict[str, Any], *, progress: str = "bar", every: int | None
 
 
 def _check_sizes(sizes: list[int], X: np.ndarray, data: Any) -> None:
+    if X.shape[1] == 0:
+        raise ValueError(f"train: {data.source} has no feature columns besides the target; add input columns.")
+    if data.classes is not None and len(data.classes) < 2:
+        raise ValueError(f"train: the target of {data.source} has only one class ({data.classes[0]!r}); a classifier "
+                         "needs examples of at least two classes (or pass --task regression for numeric targets).")
     if sizes[0] != X.shape[1]:
         raise ValueError(f"train: --layers starts with {sizes[0]} inputs but {data.source} has {X.shape[1]} features; "
                          f"start the list with {X.shape[1]}.")
@@ -662,6 +668,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--early-stopping", type=_non_negative_int, metavar="PATIENCE",
                    help="stop after PATIENCE epochs without improvement; keep the best weights")
     g.add_argument("--seed", type=_non_negative_int, help="seed for weights, shuffling and splits (0)")
+    g.add_argument("--checkpoint", metavar="FILE", help="save the training state to FILE every --checkpoint-every "
+                                                        "epochs, at the end, and on Ctrl-C or SIGTERM")
+    g.add_argument("--checkpoint-every", type=_positive_int, metavar="N", help="epochs between checkpoints (1)")
+    g.add_argument("--resume", metavar="FILE", help="continue the run saved in FILE (same settings; --epochs is the "
+                                                    "total)")
     g.add_argument("--config", metavar="FILE.toml", help="read settings from a TOML file (flags override it)")
     g.add_argument("--progress", choices=["bar", "lines", "none"], default="bar",
                    help="a progress bar (default; needs tqdm), a line per epoch, or nothing")
@@ -788,9 +799,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return int(args.func(args))
-    except KeyboardInterrupt:
-        print("deltaprop: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as err:
+        from ._interrupt import TrainingInterrupted, signal_name
+
+        if not isinstance(err, TrainingInterrupted):
+            print("deltaprop: interrupted", file=sys.stderr)
+            return 130
+        then = (f"checkpoint {err.checkpoint} holds it; continue with the same command and --resume {err.checkpoint}"
+                if err.checkpoint else "pass --checkpoint FILE to be able to resume an interrupted run")
+        print(f"deltaprop: interrupted by {signal_name(err.signum)} after step {err.step} (epoch {err.epoch}); "
+              f"{then}.", file=sys.stderr)
+        return 128 + err.signum
     except BrokenPipeError:  # the reader went away (deltaprop … | head): stop quietly
         sys.stdout = open(os.devnull, "w")  # the recipe of the Python docs (signal: "Note on SIGPIPE")
         return 141
