@@ -90,6 +90,15 @@ def fit(model: Sequential, X: Any, y: Any, *, loss: str | losses_mod.Loss | None
         raise ValueError(f"fit: verbose must be 0 (silent), 1 (progress bar) or 2 (a line per epoch), got {verbose!r}.")
     if on_divergence not in ("raise", "warn"):
         raise ValueError(f"fit: on_divergence must be 'raise' or 'warn', got {on_divergence!r}.")
+    if tol is not None and (isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 <= tol < math.inf):
+        raise ValueError(f"fit: tol must be None or a finite number >= 0 (e.g. 1e-4), got {tol!r}.")
+    n_iter_no_change = check_positive_int("fit", "n_iter_no_change", n_iter_no_change)  # type: ignore[assignment]
+    if augment is not None and not callable(augment):
+        raise TypeError(f"fit: augment must be a function augment(X_batch, rng) -> X_batch, got "
+                        f"{type(augment).__name__}.")
+    if lr_schedule is not None and not isinstance(lr_schedule, Schedule):
+        raise TypeError(f"fit: lr_schedule must be a deltaprop.schedules.Schedule such as StepLR(10), got "
+                        f"{type(lr_schedule).__name__}.")
     # every check comes before any change: a rejected call leaves the model, its generator and the
     # callbacks untouched
     loss_obj = losses_mod.get(loss) if loss is not None else (
