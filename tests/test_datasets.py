@@ -7,6 +7,7 @@ import functools
 import gzip
 import hashlib
 import http.server
+import sys
 import threading
 from pathlib import Path
 
@@ -91,6 +92,16 @@ def test_digits_from_sklearn():
     assert X.shape == (1797, 64) and y.shape == (1797,)
     assert X.min() == 0.0 and X.max() == 1.0
     assert set(y.tolist()) == set(range(10))
+
+
+def test_digits_without_sklearn_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)  # import fails as if not installed
+    with pytest.raises(ImportError, match=r"needs scikit-learn.*deltaprop\[sklearn\]"):
+        ds.digits()
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    assert isinstance(ds.standard_scaler(), ds.split._StandardScaler)  # the NumPy fallback
+    Xtr, Xte, _, _ = ds.train_test_split(np.arange(10).reshape(5, 2), np.arange(5), test_size=1, seed=0)
+    assert len(Xtr) == 4 and len(Xte) == 1
 
 
 def test_moons_are_learnable():
