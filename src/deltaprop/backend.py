@@ -50,7 +50,7 @@ def spawn_seeds(seed: Seed, n: int) -> list[np.random.Generator]:
 
 
 #: element-wise work on arrays at least this large is split across threads
-PARALLEL_MIN_SIZE = 1 << 18
+PARALLEL_MIN_SIZE = 1 << 17
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
 

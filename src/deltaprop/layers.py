@@ -46,6 +46,11 @@ class Layer:
     def astype(self, dtype: DType) -> None:
         """Convert parameters and gradient buffers to ``dtype`` in place (no-op without parameters)."""
 
+    def bind_storage(self, params: dict[str, Array], grads: dict[str, Array]) -> bool:
+        """Move parameters and gradients into the given arrays (views into the model's flat vectors),
+        copying the current values; return False if this layer cannot (then nothing changes)."""
+        return not self.params()
+
     def __repr__(self) -> str:
         cfg = {k: v for k, v in self.get_config().items() if k != "type"}
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in cfg.items())})"
@@ -146,6 +151,12 @@ class Dense(Layer):
                              f"layer sizes must chain (set n_in={n_in}).")
         return self.n_out
 
+    def bind_storage(self, params: dict[str, Array], grads: dict[str, Array]) -> bool:
+        params["W"][...] = self._W
+        params["b"][...] = self._b
+        self._W, self._b, self.dW, self.db = params["W"], params["b"], grads["W"], grads["b"]
+        return True
+
     def astype(self, dtype: DType) -> None:
         self.dtype = as_dtype(dtype)
         self._W = self._W.astype(self.dtype)
@@ -214,7 +225,7 @@ class ReLU(Activation):
         return act.relu(z)
 
     def backward(self, da: Array) -> Array:
-        return da * act.relu_prime(self.z)
+        return np.multiply(da, self.z > 0)  # da ⊙ ReLU'(z), the boolean mask cast inside the multiply
 
 
 class LeakyReLU(Activation):

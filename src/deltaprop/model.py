@@ -52,6 +52,8 @@ class Sequential:
         self._pairs: list[tuple[str, Array, Array]] = []
         self._pairs_for: tuple[Layer, ...] | None = None
         self._first_dense_at = 0
+        self._flat: tuple[Array, Array, dict[str, tuple[int, int, tuple[int, ...]]]] | None = None
+        self.param_grad_pairs()  # builds the flat parameter storage now, so references stay valid
         self.stop_training = False
         self.loss: losses_mod.Loss | None = None
         self.optimizer: optimizers_mod.Optimizer | None = None
@@ -136,11 +138,53 @@ class Sequential:
         so the list is rebuilt only when the layers change."""
         layers = tuple(self.layers)
         if self._pairs_for is not layers and self._pairs_for != layers:
+            self._flat = self._flatten()
             grads = self.gradients()
             self._pairs = [(k, p, grads[k]) for k, p in self.parameters().items()]
             self._first_dense_at = next(i for i, layer in enumerate(layers) if isinstance(layer, Dense))
             self._pairs_for = layers
         return self._pairs
+
+    def _flatten(self) -> tuple[Array, Array, dict[str, tuple[int, int, tuple[int, ...]]]] | None:
+        """Put every parameter, and every gradient, into one contiguous vector (layers keep views).
+
+        An optimizer can then update all parameters with a handful of whole-vector operations
+        instead of a handful per parameter: the arithmetic per element is unchanged."""
+        params = self.parameters()
+        if any(p.dtype != self.dtype for p in params.values()):
+            return None
+        total = sum(p.size for p in params.values())
+        flat_w, flat_g = xp.empty(total, dtype=self.dtype), xp.zeros(total, dtype=self.dtype)
+        slices: dict[str, tuple[int, int, tuple[int, ...]]] = {}
+        offset = 0
+        for i, layer in enumerate(self.layers):
+            views_w, views_g = {}, {}
+            for name, p in layer.params().items():
+                lo, hi = offset, offset + p.size
+                views_w[name], views_g[name] = flat_w[lo:hi].reshape(p.shape), flat_g[lo:hi].reshape(p.shape)
+                slices[f"{i}.{name}"] = (lo, hi, p.shape)
+                offset = hi
+            if views_w and not layer.bind_storage(views_w, views_g):
+                return None
+        return flat_w, flat_g, slices
+
+    def flat_parameters(self) -> tuple[Array, Array, dict[str, tuple[int, int, tuple[int, ...]]]] | None:
+        """(all parameters as one vector, all gradients as one vector, {key: (start, stop, shape)}),
+        or None when some layer keeps its own storage. The layers' arrays are views into these."""
+        self.param_grad_pairs()
+        return self._flat
+
+    def __getstate__(self) -> dict[str, Any]:
+        # copies and pickles rebuild the flat storage: views do not survive being copied
+        state = self.__dict__.copy()
+        for cached in ("_pairs", "_pairs_for", "_flat"):
+            state.pop(cached, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._pairs, self._pairs_for, self._flat = [], None, None
+        self.param_grad_pairs()
 
     def parameters(self) -> dict[str, Array]:
         """Every trainable array by key "<layer index>.<name>" ("0.W", "0.b", "2.W", …)."""
@@ -181,9 +225,10 @@ class Sequential:
         """A copy of the network in another dtype (e.g. float64 for gradient checks)."""
         clone = self.copy()
         clone.dtype = as_dtype(dtype)
-        clone._pairs_for = None
         for layer in clone.layers:
             layer.astype(clone.dtype)
+        clone._pairs_for = None
+        clone.param_grad_pairs()
         return clone
 
     # -- inference and evaluation ------------------------------------------------------------

@@ -64,25 +64,27 @@ def adam_step(w: Array, g: Array, m: Array, v: Array, *, t: int, lr: float, beta
               eps: float, v_max: Array | None = None, scratch: Array | None = None) -> None:
     """Adam with bias-corrected moments (Kingma & Ba 2015, Alg. 1; E10).
 
-    m ← β1 m + (1 − β1) g; v ← β2 v + (1 − β2) g²; w ← w − (η / (1 − β1ᵗ)) m / (√v / √(1 − β2ᵗ) + ε).
-    ε is added after the square root of the corrected v, as torch.optim.Adam does. With
-    ``v_max`` (AMSGrad) the running maximum of v is used in the denominator. ``scratch`` (same
-    shape as w) receives the temporaries, so a step allocates nothing."""
-    step_size = lr / (1 - beta1**t)
-    sqrt_bc2 = math.sqrt(1 - beta2**t)
+    m ← β1 m + (1 − β1) g;  v ← β2 v + (1 − β2) g²;  m̂ = m / (1 − β1ᵗ), v̂ = v / (1 − β2ᵗ);
+    w ← w − η m̂ / (√v̂ + ε), with ε added after the square root as torch.optim.Adam does.
+
+    The arrays hold the moments divided by (1 − β): ``m`` is m / (1 − β1) and ``v`` is v / (1 − β2),
+    so each moment update is two passes (m ← β1 m + g) and the constant factors move into the
+    scalars of the last line. The result is Adam's, up to rounding; a step makes ten passes over
+    the parameters and allocates nothing when ``scratch`` (same shape as w) is given. With
+    ``v_max`` (AMSGrad) the running maximum of v is used in the denominator."""
     s = xp.empty_like(w) if scratch is None else scratch
-    np.subtract(g, m, out=s)
-    s *= 1 - beta1
-    m += s  # m ← m + (1 − β1)(g − m) = β1 m + (1 − β1) g
+    m *= beta1
+    m += g
     v *= beta2
     np.multiply(g, g, out=s)
-    s *= 1 - beta2
     v += s
     if v_max is not None:
         np.maximum(v_max, v, out=v_max)
+    # √v̂ = c √v with c = √((1 − β2) / (1 − β2ᵗ)); m̂ = (1 − β1) m / (1 − β1ᵗ)
+    c = math.sqrt((1 - beta2) / (1 - beta2**t))
+    step_size = lr * (1 - beta1) / (1 - beta1**t) / c
     np.sqrt(v if v_max is None else v_max, out=s)
-    s /= sqrt_bc2
-    s += eps
+    s += eps / c
     np.divide(m, s, out=s)
     s *= step_size
     w -= s
@@ -91,6 +93,7 @@ def adam_step(w: Array, g: Array, m: Array, v: Array, *, t: int, lr: float, beta
 # ---------------------------------------------------------------------------------------------
 # The classes: validation once, state per parameter key, schedules, clipping
 # ---------------------------------------------------------------------------------------------
+_FLAT = "*"  # the key under which all parameters are updated at once as one vector
 class Optimizer:
     """Base class. Subclasses implement ``_update(key, w, g)``; ``step`` does the rest."""
 
@@ -108,6 +111,9 @@ class Optimizer:
         self.t = 0
         self.state: dict[str, dict[str, Array]] = {}
         self._scratch_buffers: dict[tuple[Any, str], Array] = {}
+        self._flat_for: Array | None = None  # the parameter vector the flat state below belongs to
+        self._flat_slices: dict[str, tuple[int, int, tuple[int, ...]]] = {}
+        self._flat_state: dict[str, Array] = {}
         self.schedule: Schedule | None = None
         if schedule is not None:
             self.set_schedule(schedule)
@@ -131,6 +137,10 @@ class Optimizer:
         ``model`` is anything with ``parameters()`` and ``gradients()`` (a Sequential), or a dict of
         parameters with ``grads`` the dict of their gradients under the same keys."""
         if grads is None:
+            flat = model.flat_parameters() if hasattr(model, "flat_parameters") else None
+            if flat is not None and (self.decay_bias or not self.weight_decay):
+                self._step_flat(*flat)
+                return
             pairs = model.param_grad_pairs()
         else:
             pairs = [(key, w, grads[key]) for key, w in model.items()]
@@ -145,16 +155,44 @@ class Optimizer:
 
     _coupled_decay: ClassVar[bool] = True
 
+    def _step_flat(self, w: Array, g: Array, slices: dict[str, tuple[int, int, tuple[int, ...]]]) -> None:
+        """The same update applied once to all parameters as one vector (``Sequential.flat_parameters``).
+
+        The state keeps its per-parameter keys: ``state["0.W"]["m"]`` is a view into the flat moment."""
+        if self._flat_for is not w:
+            self._flat_for, self._flat_slices, self._flat_state = w, slices, {}
+        self.t += 1
+        if self.clip_norm is not None and (scale := self._clip_scale([g])) is not None:
+            g = g * scale
+        if self.weight_decay and self._coupled_decay:
+            g = g + self.weight_decay * w  # L2 penalty ½λ‖w‖² folded into the gradient
+        self._update(_FLAT, w, g)
+
     def _clip_scale(self, grads: list[Array]) -> float | None:
         total = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
         coef = self.clip_norm / (total + 1e-6)  # type: ignore[operator]
         return coef if coef < 1.0 else None
 
     def _buffer(self, key: str, name: str, like: Array) -> Array:
+        if key == _FLAT:
+            return self._flat_buffer(name, like)
         slot = self.state.setdefault(key, {})
         buf = slot.get(name)
         if buf is None or buf.shape != like.shape or buf.dtype != like.dtype:
             buf = slot[name] = xp.zeros_like(like)
+        return buf
+
+    def _flat_buffer(self, name: str, like: Array) -> Array:
+        """One state vector for all parameters, taking over any per-parameter state already there."""
+        buf = self._flat_state.get(name)
+        if buf is None:
+            buf = self._flat_state[name] = xp.zeros_like(like)
+            for key, (lo, hi, shape) in self._flat_slices.items():
+                slot = self.state.setdefault(key, {})
+                old = slot.get(name)
+                if old is not None and old.shape == shape:
+                    buf[lo:hi] = old.reshape(-1)
+                slot[name] = buf[lo:hi].reshape(shape)
         return buf
 
     def _scratch(self, like: Array) -> Array:
@@ -184,6 +222,7 @@ class Optimizer:
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.t, self.lr = int(state["t"]), float(state["lr"])
         self.state = {k: {n: xp.array(a) for n, a in slot.items()} for k, slot in state["state"].items()}
+        self._flat_for = None  # the flat state is rebuilt from these at the next step
         if self.schedule is not None and state.get("schedule") is not None:
             self.schedule.load_state_dict(state["schedule"])
 
