@@ -161,7 +161,8 @@ class Checkpoint:
         ``rng`` is left where the interrupted run had it after its last batch."""
         p = self.in_progress
         assert p is not None
-        if p["batch_size"] != batch_size or p["batches"] * batch_size >= n:
+        # batches == ceil(n / batch_size): stopped after the epoch's last step, before its end (logs, checkpoint)
+        if p["batch_size"] != batch_size or (p["batches"] - 1) * batch_size >= n:
             raise ValueError(f"{self.where}: the checkpoint stopped after {p['batches']} batch(es) of "
                              f"{p['batch_size']} samples; this fit call has batch size {batch_size} for {n} samples. "
                              "Pass the same batch_size and data to continue the run.")
