@@ -257,8 +257,15 @@ def _split(obj: Any, name: str, tensors: dict[str, np.ndarray]) -> Any:
     return obj
 
 
-def _join(obj: Any, tensors: Mapping[str, np.ndarray], used: set[str], where: str) -> Any:
+#: the training state is a few levels deep (callbacks → state → best_weights → reference); far deeper is damage
+_MAX_DEPTH = 32
+
+
+def _join(obj: Any, tensors: Mapping[str, np.ndarray], used: set[str], where: str, depth: int = 0) -> Any:
     """Inverse of ``_split``: each reference must name a tensor of the file, and only once."""
+    if depth > _MAX_DEPTH and isinstance(obj, (dict, list)):
+        raise ModelFileError(f"{where}: the training state is nested more than {_MAX_DEPTH} levels deep; the file "
+                             "is damaged or was not written by deltaprop.")
     if isinstance(obj, dict):
         if _REF in obj:
             name = obj[_REF]
@@ -267,7 +274,7 @@ def _join(obj: Any, tensors: Mapping[str, np.ndarray], used: set[str], where: st
                                      "does not hold (or which is referred to twice).")
             used.add(name)
             return np.array(tensors[name])
-        return {k: _join(v, tensors, used, where) for k, v in obj.items()}
+        return {k: _join(v, tensors, used, where, depth + 1) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_join(v, tensors, used, where) for v in obj]
+        return [_join(v, tensors, used, where, depth + 1) for v in obj]
     return obj

@@ -21,6 +21,7 @@ import json
 import math
 import os
 import secrets
+import stat
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,6 +44,10 @@ READABLE_VERSIONS = (1,)
 #: the safetensors package's own limit on the JSON header
 MAX_HEADER_BYTES = 100_000_000
 MAX_RANK = 8
+#: the largest file ``load`` reads (4 GiB: a float32 network of a billion parameters); checked before reading,
+#: so a huge file given as a model is refused at once. Raise it (``deltaprop.io.MAX_FILE_BYTES = ...``) to load
+#: a bigger file you trust.
+MAX_FILE_BYTES = 2**32
 _DTYPES = {"F32": np.dtype("<f4"), "F64": np.dtype("<f8")}
 _DTYPE_NAMES = {"float32": "F32", "float64": "F64"}
 _KINDS = ("model", "checkpoint")
@@ -98,10 +103,13 @@ def decode(data: bytes, *, where: str = "load") -> SafeFile:
     return SafeFile(tensors, metadata)
 
 
-def _parse_header(data: bytes, where: str) -> tuple[dict[str, tuple[np.dtype, tuple[int, ...], tuple[int, int]]],
-                                                    dict[str, str], int]:
-    """Check the 8-byte length, the JSON header and every tensor's dtype, shape and byte range."""
-    size = len(data)
+def _parse_header(data: bytes, where: str, *, size: int | None = None
+                  ) -> tuple[dict[str, tuple[np.dtype, tuple[int, ...], tuple[int, int]]], dict[str, str], int]:
+    """Check the 8-byte length, the JSON header and every tensor's dtype, shape and byte range.
+
+    ``data`` may be just the first 8 + N bytes of a file of ``size`` bytes: then the tensor table is
+    checked against the file's size without its tensor bytes having been read."""
+    size = len(data) if size is None else size
     if size < 8:
         raise ModelFileError(f"{where}: the file is truncated: it has {size} bytes, but a safetensors file starts "
                              "with an 8-byte header length.")
@@ -162,6 +170,11 @@ def _entry(name: str, spec: Any, where: str) -> tuple[np.dtype, tuple[int, ...],
     if not isinstance(shape, list) or len(shape) > MAX_RANK or not all(_is_count(d) for d in shape):
         raise ModelFileError(f"{where}: tensor {name!r} has an invalid shape {shape!r:.200}; expected a list of at "
                              f"most {MAX_RANK} non-negative ints.")
+    # the non-zero sides count even in a tensor with a zero side: NumPy refuses shapes whose product overflows
+    if math.prod(d for d in shape if d) * dtype.itemsize > MAX_FILE_BYTES:
+        raise ModelFileError(f"{where}: tensor {name!r} of shape {tuple(shape)} is too large: its non-zero sides "
+                             f"need {math.prod(d for d in shape if d) * dtype.itemsize} bytes, more than the "
+                             f"{MAX_FILE_BYTES} a file may have (deltaprop.io.MAX_FILE_BYTES).")
     if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_count(o) for o in offsets)
             and offsets[0] <= offsets[1]):
         raise ModelFileError(f"{where}: tensor {name!r} has invalid data_offsets {offsets!r:.200}; expected "
@@ -191,6 +204,8 @@ def _foreign_format_hint(data: bytes) -> str:
         return " (it looks like a pickle; deltaprop never unpickles, so re-save the model with model.save)"
     if data[:4] == b"PK\x03\x04":
         return " (it looks like a zip archive, e.g. from torch.save or numpy.savez; deltaprop never unpickles)"
+    if data[:2] == b"\x1f\x8b":
+        return " (it looks like a gzip file; deltaprop files are never compressed, and nothing is decompressed)"
     return ""
 
 
@@ -283,11 +298,38 @@ def _fsync_folder(folder: Path) -> None:
 
 
 def read_file(path: PathLike, *, where: str = "load") -> SafeFile:
-    """Read and validate a whole safetensors file."""
+    """Read and validate a whole safetensors file.
+
+    The file's size (against ``MAX_FILE_BYTES``) and its header (against that size) are checked
+    before the tensor bytes are read, so a huge, sparse or inconsistent file costs at most 8 bytes
+    plus its header to refuse. Devices, pipes and sockets are refused without reading from them."""
     p = Path(path)
     if p.is_dir():
         raise ModelFileError(f"{where}: {str(p)!r} is a folder; pass the path of a model file.")
-    return decode(p.read_bytes(), where=where)
+    # O_NONBLOCK: opening a named pipe must not wait for a writer; it is refused just below
+    fd = os.open(p, os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise ModelFileError(f"{where}: {str(p)!r} is not a regular file (a device, pipe or socket); pass the "
+                                 "path of a model file.")
+        size = info.st_size
+        if size > MAX_FILE_BYTES:
+            raise ModelFileError(f"{where}: the file has {size} bytes, more than the limit of {MAX_FILE_BYTES} "
+                                 "(deltaprop.io.MAX_FILE_BYTES); it is not a deltaprop model, or raise the limit to "
+                                 "load a file you trust.")
+        prefix = f.read(8)
+        if len(prefix) == 8:
+            (n,) = struct.unpack("<Q", prefix)
+            if n <= MAX_HEADER_BYTES and n + 8 <= size:
+                prefix += f.read(n)
+        _parse_header(prefix, where, size=size)  # refuses before the tensor bytes are read
+        f.seek(0)
+        data = f.read(size + 1)  # one byte more shows a file that grew meanwhile
+    if len(data) != size:
+        raise ModelFileError(f"{where}: the file changed while it was being read ({size} bytes, then "
+                             f"{len(data)}); read it again once it is no longer being written.")
+    return decode(data, where=where)
 
 
 # ---------------------------------------------------------------------------------------------
