@@ -25,7 +25,7 @@ for _i, _arg in enumerate(sys.argv):
         _threads = sys.argv[_i + 1]
     elif _arg.startswith("--threads="):
         _threads = _arg.split("=", 1)[1]
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "DELTAPROP_NUM_THREADS"):
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = _threads
 
 import json  # noqa: E402

@@ -111,22 +111,3 @@ def test_state_dict_round_trip_continues_identically():
 def test_bad_settings_are_rejected_with_a_clear_message(make, message):
     with pytest.raises(ValueError, match=message):
         make()
-
-
-@pytest.mark.parametrize("amsgrad", [False, True])
-def test_large_parameters_updated_in_threads_match_one_thread_bitwise(monkeypatch, amsgrad):
-    """Slices of an element-wise update give exactly the single-threaded result."""
-    rng = np.random.default_rng(0)
-    shape = ((dp.backend.PARALLEL_MIN_SIZE + 12_345) // 3, 3)
-    w0 = rng.normal(size=shape).astype(np.float32)
-    grads = [rng.normal(size=shape).astype(np.float32) for _ in range(3)]
-    results = []
-    for threads in ("1", "2", "3"):
-        monkeypatch.setenv("DELTAPROP_NUM_THREADS", threads)
-        params, opt = {"w": w0.copy()}, dp.Adam(lr=0.01, amsgrad=amsgrad)
-        for g in grads:
-            opt.step(params, {"w": g})
-        results.append(params["w"])
-    assert not np.array_equal(results[0], w0)
-    np.testing.assert_array_equal(results[0], results[1])
-    np.testing.assert_array_equal(results[0], results[2])

@@ -6,11 +6,6 @@ Today ``xp`` is NumPy. Keeping array creation behind this one module means a GPU
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
-
 import numpy as np
 
 from ._types import Seed
@@ -48,37 +43,3 @@ def spawn_seeds(seed: Seed, n: int) -> list[np.random.Generator]:
     rng_from(seed)  # validate
     return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(n)]
 
-
-#: element-wise work on arrays at least this large is split across threads
-PARALLEL_MIN_SIZE = 1 << 17
-_pool: ThreadPoolExecutor | None = None
-_pool_size = 0
-
-
-def num_threads() -> int:
-    """Threads for large element-wise updates: ``DELTAPROP_NUM_THREADS``, else min(cores, 4)."""
-    value = os.environ.get("DELTAPROP_NUM_THREADS")
-    return max(1, int(value)) if value else min(os.cpu_count() or 1, 4)
-
-
-def in_chunks(fn: Callable[..., Any], *arrays: Any) -> None:
-    """Call ``fn(*arrays)``, or, for large contiguous arrays, ``fn`` on equal slices of them in threads.
-
-    NumPy's element-wise loops are single-threaded but release the GIL, so an update made of
-    several passes over a large parameter runs about ``num_threads()`` times faster in slices.
-    All arrays (None entries are passed through) must have the same shape; the result is the same
-    as one call because every operation is element-wise."""
-    global _pool, _pool_size
-    first = arrays[0]
-    k = num_threads()
-    if k == 1 or first.size < PARALLEL_MIN_SIZE or not all(a is None or a.flags.c_contiguous for a in arrays):
-        fn(*arrays)
-        return
-    if _pool is None or _pool_size != k:  # (re)made when the setting changes
-        _pool, _pool_size = ThreadPoolExecutor(max_workers=k, thread_name_prefix="deltaprop"), k
-    flat = [None if a is None else a.reshape(-1) for a in arrays]
-    bounds = np.linspace(0, first.size, k + 1).astype(int)
-    jobs = [_pool.submit(fn, *(None if a is None else a[lo:hi] for a in flat))
-            for lo, hi in zip(bounds[:-1], bounds[1:])]
-    for job in jobs:
-        job.result()

@@ -15,9 +15,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from . import _fused
 from ._registry import lookup
 from ._types import Array
-from .backend import in_chunks, xp
+from .backend import xp
 from .schedules import Schedule
 from .schedules import from_config as schedule_from_config
 
@@ -61,7 +62,7 @@ def rmsprop_step(w: Array, g: Array, s: Array, *, lr: float, alpha: float, eps: 
 
 
 def adam_step(w: Array, g: Array, m: Array, v: Array, *, t: int, lr: float, beta1: float, beta2: float,
-              eps: float, v_max: Array | None = None, scratch: Array | None = None) -> None:
+              eps: float, v_max: Array | None = None, scratch: Array | None = None, decay: float = 1.0) -> None:
     """Adam with bias-corrected moments (Kingma & Ba 2015, Alg. 1; E10).
 
     m ← β1 m + (1 − β1) g;  v ← β2 v + (1 − β2) g²;  m̂ = m / (1 − β1ᵗ), v̂ = v / (1 − β2ᵗ);
@@ -71,7 +72,19 @@ def adam_step(w: Array, g: Array, m: Array, v: Array, *, t: int, lr: float, beta
     so each moment update is two passes (m ← β1 m + g) and the constant factors move into the
     scalars of the last line. The result is Adam's, up to rounding; a step makes ten passes over
     the parameters and allocates nothing when ``scratch`` (same shape as w) is given. With
-    ``v_max`` (AMSGrad) the running maximum of v is used in the denominator."""
+    ``v_max`` (AMSGrad) the running maximum of v is used in the denominator. ``decay`` < 1 first
+    scales w (AdamW's decoupled weight decay, w ← w(1 − ηλ)).
+
+    When numba is installed the same operations run fused in one pass (``_fused.adam``), with
+    bit-for-bit the same result."""
+    # √v̂ = c √v with c = √((1 − β2) / (1 − β2ᵗ)); m̂ = (1 − β1) m / (1 − β1ᵗ)
+    c = math.sqrt((1 - beta2) / (1 - beta2**t))
+    step_size = lr * (1 - beta1) / (1 - beta1**t) / c
+    if v_max is None and _fused.adam(w, g, m, v, beta1=beta1, beta2=beta2, eps=eps / c, step=step_size,
+                                     decay=decay):
+        return
+    if decay != 1.0:
+        w *= decay
     s = xp.empty_like(w) if scratch is None else scratch
     m *= beta1
     m += g
@@ -80,9 +93,6 @@ def adam_step(w: Array, g: Array, m: Array, v: Array, *, t: int, lr: float, beta
     v += s
     if v_max is not None:
         np.maximum(v_max, v, out=v_max)
-    # √v̂ = c √v with c = √((1 − β2) / (1 − β2ᵗ)); m̂ = (1 − β1) m / (1 − β1ᵗ)
-    c = math.sqrt((1 - beta2) / (1 - beta2**t))
-    step_size = lr * (1 - beta1) / (1 - beta1**t) / c
     np.sqrt(v if v_max is None else v_max, out=s)
     s += eps / c
     np.divide(m, s, out=s)
@@ -294,13 +304,14 @@ class Adam(Optimizer):
         self.eps = _number(type(self).__name__, "eps", eps, positive=True)
         self.amsgrad = bool(amsgrad)
 
-    def _update(self, key: str, w: Array, g: Array) -> None:
-        def step(w: Array, g: Array, m: Array, v: Array, v_max: Array | None, scratch: Array) -> None:
-            adam_step(w, g, m, v, t=self.t, lr=self.lr, beta1=self.betas[0], beta2=self.betas[1], eps=self.eps,
-                      v_max=v_max, scratch=scratch)
+    def _decay(self, key: str) -> float:
+        return 1.0  # Adam's weight decay is coupled (folded into g by step); AdamW overrides this
 
-        in_chunks(step, w, g, self._buffer(key, "m", w), self._buffer(key, "v", w),
-                  self._buffer(key, "v_max", w) if self.amsgrad else None, self._scratch(w))
+    def _update(self, key: str, w: Array, g: Array) -> None:
+        adam_step(w, g, self._buffer(key, "m", w), self._buffer(key, "v", w), t=self.t, lr=self.lr,
+                  beta1=self.betas[0], beta2=self.betas[1], eps=self.eps,
+                  v_max=self._buffer(key, "v_max", w) if self.amsgrad else None, scratch=self._scratch(w),
+                  decay=self._decay(key))
 
 
 class AdamW(Adam):
@@ -317,10 +328,10 @@ class AdamW(Adam):
         super().__init__(lr, betas, eps, weight_decay, amsgrad, decay_bias=decay_bias, clip_norm=clip_norm,
                          schedule=schedule)
 
-    def _update(self, key: str, w: Array, g: Array) -> None:
+    def _decay(self, key: str) -> float:
         if self.weight_decay and (self.decay_bias or not key.endswith(".b")):
-            w *= 1 - self.lr * self.weight_decay
-        super()._update(key, w, g)
+            return 1 - self.lr * self.weight_decay
+        return 1.0
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW}
