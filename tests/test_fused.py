@@ -68,3 +68,24 @@ def test_fit_with_and_without_the_kernel_is_bitwise_identical(monkeypatch, optim
     assert loss1 == loss0
     for key in w0:
         np.testing.assert_array_equal(w1[key], w0[key], err_msg=key)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_relu_backward_kernel_is_bitwise_the_numpy_product(monkeypatch, dtype):
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=(64, 80)).astype(dtype)
+    da = rng.normal(size=(64, 80)).astype(dtype)
+    z[0, :4] = [0.0, -0.0, np.nan, np.inf]
+    da[1, :3] = [np.nan, -np.inf, -0.0]
+    z[1, :3] = [-1.0, -1.0, 1.0]
+    fused = _fused.relu_backward(da, z)
+    assert fused.base is None and fused is not da  # a new array; da is left as it was
+    with np.errstate(invalid="ignore"):  # inf · 0 is NaN, in both paths
+        expected = np.multiply(da, z > 0)
+    np.testing.assert_array_equal(fused.view(f"i{fused.itemsize}"), expected.view(f"i{fused.itemsize}"))
+    layer = dp.ReLU()
+    layer.forward(z)
+    np.testing.assert_array_equal(layer.backward(da), expected)
+    monkeypatch.setenv("DELTAPROP_FUSED", "0")
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(layer.backward(da), expected)

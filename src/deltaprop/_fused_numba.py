@@ -21,3 +21,12 @@ def adam(w, g, m, v, beta1, beta2, eps, step, decay, decoupled):  # type: ignore
         v[i] = vi
         wi = w[i] * decay if decoupled else w[i]
         w[i] = wi - (mi / (np.sqrt(vi) + eps)) * step
+
+
+@numba.njit(nogil=True, error_model="numpy", cache=True)
+def relu_backward(da, z, out, one, zero):  # type: ignore[no-untyped-def]
+    """δ = da ⊙ ReLU'(z): da · 1 where z > 0, da · 0 elsewhere (a product, so NaN stays NaN as in NumPy).
+
+    ``one`` and ``zero`` come in the arrays' dtype so that float32 work stays float32-wide."""
+    for i in range(da.shape[0]):
+        out[i] = da[i] * (one if z[i] > 0 else zero)
