@@ -476,6 +476,67 @@ def fit_memory_budget(data_path: Path) -> dict[str, float]:
             "within": bool(peak <= bound)}
 
 
+# the issue's targets: (workload, description, ratio function of the medians, bound, "le" | "ge")
+TARGETS = [
+    ("mlp256", "deltaprop / GEMMs alone ≤ 1.5", lambda m: m["deltaprop"] / m["gemm"], 1.5, "le"),
+    ("mlp256", "PyTorch / deltaprop ≥ 1.5 (throughput)", lambda m: m["torch"] / m["deltaprop"], 1.5, "ge"),
+    ("mlp256", "scikit-learn / deltaprop ≥ 1.5 (throughput)", lambda m: m["sklearn"] / m["deltaprop"], 1.5, "ge"),
+    ("mlp1024", "deltaprop / GEMMs alone ≤ 1.15", lambda m: m["deltaprop"] / m["gemm"], 1.15, "le"),
+    ("xor", "deltaprop / hand-written NumPy ≤ 1.5", lambda m: m["deltaprop"] / m["numpy"], 1.5, "le"),
+    ("xor", "PyTorch / deltaprop ≥ 4", lambda m: m["torch"] / m["deltaprop"], 4.0, "ge"),
+    ("predict", "PyTorch / deltaprop ≥ 1 (throughput)", lambda m: m["torch"] / m["deltaprop"], 1.0, "ge"),
+]
+
+
+def check_targets(medians: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
+    """Each target whose workload and implementations were measured in this run, met or not."""
+    rows = []
+    for workload, what, ratio, bound, sense in TARGETS:
+        try:
+            value = ratio(medians[workload])
+        except KeyError:
+            continue
+        met = value <= bound if sense == "le" else value >= bound
+        rows.append({"workload": workload, "target": what, "value": value, "met": met})
+    return rows
+
+
+def profile_fit(workload: str, data: tuple[np.ndarray, np.ndarray]) -> list[tuple[str, float]]:
+    """Where deltaprop's fit spends its time: cProfile's own time per function, grouped into stages."""
+    import cProfile
+    import pstats
+
+    run = build(workload, "deltaprop", data)
+    assert run is not None
+    run()  # warm-up
+    profiler = cProfile.Profile()
+    profiler.runcall(run)
+    # ufunc calls (np.matmul(out=), np.maximum, …) are not profiled separately: their time counts
+    # for the function that calls them. Method calls (np.add.reduce, ndarray.take) are listed apart.
+    code = {(c.co_filename, c.co_firstlineno, c.co_name): label for c, label in [
+        (dp.layers.Dense.forward.__code__, "Dense.forward: z = a Wᵀ (GEMM) + b"),
+        (dp.layers.Dense.backward.__code__, "Dense.backward: dW = δᵀ a, δ W (GEMMs), db = Σ δ")]}
+    totals: dict[str, float] = {}
+    for (file, line, fn), (_, _, tottime, _, _) in pstats.Stats(profiler).stats.items():  # type: ignore[attr-defined]
+        name = Path(file).name
+        if (file, line, fn) in code:
+            label = code[(file, line, fn)]
+        elif name == "optimizers.py" or (name == "_fused_numba.py" and fn == "adam"):
+            label = "optimizer update (Adam)"
+        elif name in ("layers.py", "activations.py", "_fused.py", "_fused_numba.py"):
+            label = "activations (ReLU, softmax) and their derivatives"
+        elif "take" in fn:
+            label = "gathering shuffled batches (np.take)"
+        elif "reduce" in fn:
+            label = "reductions (db = Σ δ, softmax's max and sum)"
+        elif name == "losses.py":
+            label = "loss value and output delta"
+        else:
+            label = "everything else (Python loop, reductions, bookkeeping)"
+        totals[label] = totals.get(label, 0.0) + tottime
+    return sorted(totals.items(), key=lambda kv: -kv[1])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", default="2", help="BLAS/OpenMP/torch threads for everyone (default 2)")
@@ -486,6 +547,8 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="mnist10k.npz")
     parser.add_argument("--memory", action="store_true", help="also measure peak memory per implementation")
     parser.add_argument("--json", type=Path, help="write all numbers to this JSON file")
+    parser.add_argument("--profile", action="store_true",
+                        help="also show where deltaprop's fit spends its time on the MNIST workloads (cProfile)")
     args = parser.parse_args()
 
     impls = [i for i in args.impls.split(",") if available(i)]
@@ -518,6 +581,29 @@ def main() -> int:
             speedup = f"{med[impl] / med['deltaprop']:.2f}×" if "deltaprop" in med else "–"
             print(f"| {impl} | {med[impl]:.4f} | {min(t):.4f} | {max(t):.4f} | {limit} | {speedup} |")
         print()
+    medians = {w: {i: v["median_s"] for i, v in e["impls"].items()} for w, e in results["workloads"].items()}
+    results["targets"] = check_targets(medians)
+    if results["targets"]:
+        print("### Targets (from the medians of this run)\n")
+        print("| workload | target | measured | met |")
+        print("|---|---|---:|---|")
+        for row in results["targets"]:
+            print(f"| {row['workload']} | {row['target']} | {row['value']:.2f} | {'yes' if row['met'] else 'NO'} |")
+        print()
+    if args.profile:
+        results["profile"] = {}
+        for workload in [w for w in args.only.split(",") if w in ("mlp256", "mlp1024")]:
+            rows = profile_fit(workload, data)
+            total = sum(t for _, t in rows)
+            gemm = medians.get(workload, {}).get("gemm")
+            results["profile"][workload] = dict(rows)
+            print(f"### Where deltaprop's time goes: {WORKLOADS[workload]['title']} (cProfile, one run)\n")
+            print("| stage | s | share |")
+            print("|---|---:|---:|")
+            for label, t in rows:
+                print(f"| {label} | {t:.4f} | {t / total:.0%} |")
+            note = f"; GEMMs alone, measured above: {gemm:.4f} s" if gemm else ""
+            print(f"\ntotal {total:.4f} s under the profiler{note}\n")
     if args.memory:
         print("### Peak memory per implementation (fresh process each)\n")
         print("| workload | implementation | tracemalloc peak MB | peak RSS MB |")
