@@ -14,6 +14,7 @@ the same weights, bit for bit, as the run that was never interrupted.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -109,6 +110,7 @@ class Checkpoint:
         except (KeyError, TypeError) as err:
             raise ModelFileError(f"{self.where}: the checkpoint's counters are missing or invalid ({err}).") from None
         self.in_progress = _in_progress(self.state.get("in_progress"), self.where)
+        _check_state(self.state, self.model, (self.info["optimizer"] or {}).get("type"), self.where)
 
     def rewind(self, rng: np.random.Generator) -> None:
         """Set ``fit``'s generator to its state at the start of the run, so the validation split is redrawn
@@ -123,6 +125,7 @@ class Checkpoint:
         Returns (first epoch to run, step, tol best, tol stall); a run that had already stopped
         (early stopping, ``tol``) returns ``epochs``, so nothing more is trained."""
         self._check_same_run(model, optimizer, n_samples)
+        self._check_callbacks(callbacks)  # before anything changes: a refused checkpoint leaves the model alone
         model.set_weights(self.model.get_weights())
         s = self.state
         try:
@@ -141,13 +144,7 @@ class Checkpoint:
         for i, layer in enumerate(model.layers):
             if isinstance(layer, Dropout):
                 self._set_rng(layer.rng, dropout_rngs.get(str(i)), f"the Dropout generator of layer {i}")
-        stateful = [(j, cb) for j, cb in enumerate(callbacks) if hasattr(cb, "load_state_dict")]
-        kinds = [(j, type(cb).__name__) for j, cb in stateful]
-        if kinds != [(c.get("index"), c.get("type")) for c in saved_callbacks]:
-            raise ValueError(f"{self.where}: the checkpoint holds the state of callbacks "
-                             f"{[(c.get('index'), c.get('type')) for c in saved_callbacks]} (index, type), but this "
-                             f"fit call has {kinds}; pass the same callbacks to continue the run.")
-        for (_, cb), saved in zip(stateful, saved_callbacks):
+        for (_, cb), saved in zip(self._stateful(callbacks), saved_callbacks):
             cb.load_state_dict(saved["state"])  # type: ignore[attr-defined]
         if s.get("stopped"):  # the run had ended (early stopping, tol): nothing is left to train
             history.stopped_early = self.epoch < epochs
@@ -173,6 +170,26 @@ class Checkpoint:
         order = rng.permutation(n) if shuffled else None
         self._set_rng(rng, self.state["rng"]["now"], "fit's generator")
         return p["rng_epoch"], order, p["batches"], p["total"], list(p["metric_sums"])
+
+    @staticmethod
+    def _stateful(callbacks: Sequence[Callback]) -> list[tuple[int, Callback]]:
+        return [(j, cb) for j, cb in enumerate(callbacks) if hasattr(cb, "load_state_dict")]
+
+    def _check_callbacks(self, callbacks: Sequence[Callback]) -> None:
+        """The saved callback states belong to these callbacks, and each loads (tried on a copy)."""
+        saved_callbacks = self.state["callbacks"]
+        stateful = self._stateful(callbacks)
+        kinds = [(j, type(cb).__name__) for j, cb in stateful]
+        if kinds != [(c["index"], c["type"]) for c in saved_callbacks]:
+            raise ValueError(f"{self.where}: the checkpoint holds the state of callbacks "
+                             f"{[(c['index'], c['type']) for c in saved_callbacks]} (index, type), but this "
+                             f"fit call has {kinds}; pass the same callbacks to continue the run.")
+        for (j, cb), saved in zip(stateful, saved_callbacks):
+            try:
+                copy.copy(cb).load_state_dict(saved["state"])  # type: ignore[attr-defined]
+            except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as err:
+                raise ModelFileError(f"{self.where}: the saved state of callback {j} ({type(cb).__name__}) is "
+                                     f"invalid ({err!r}); the file is damaged.") from None
 
     def _check_optimizer_state(self, state: Any, model: Sequential) -> None:
         params = model.parameters()
@@ -213,6 +230,71 @@ class Checkpoint:
             rng.bit_generator.state = state
         except (TypeError, ValueError, KeyError, OverflowError) as err:
             raise ModelFileError(f"{self.where}: the saved state of {what} is invalid ({err}).") from None
+
+
+#: optimizer buffers that hold running means of squares, so can never be negative (a negative one gives NaN)
+_SQUARES = {"adam": ("v", "v_max"), "adamw": ("v", "v_max"), "rmsprop": ("s",)}
+
+
+def _check_state(state: dict[str, Any], model: Sequential, optimizer: str | None, where: str) -> None:
+    """Check the types and ranges of the whole training state before anything is restored from it, so that
+    ``restore`` cannot fail half-way and training cannot start from nonsense (a negative step count, lr=0)."""
+    params = {k: v.shape for k, v in model.parameters().items()}
+
+    def fail(what: str) -> None:
+        raise ModelFileError(f"{where}: the training state is invalid: {what}; the file is damaged.")
+
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    def count(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+    def rate(v: Any) -> bool:
+        return number(v) and math.isfinite(v) and v > 0
+
+    def arrays(v: Any, what: str) -> None:  # {param key: array of that parameter's shape}, for every key given
+        if not isinstance(v, dict) or not all(k in params and isinstance(a, np.ndarray) and a.shape == params[k]
+                                              for k, a in v.items()):
+            fail(f"{what} must map parameter names to arrays of their shapes")
+
+    rng = state.get("rng")
+    if not (isinstance(rng, dict) and isinstance(rng.get("start"), dict) and isinstance(rng.get("now"), dict)):
+        fail("'rng' must hold the generator states 'start' and 'now'")
+    if not isinstance(state.get("dropout_rngs"), dict):
+        fail("'dropout_rngs' must be an object")
+    opt = state.get("optimizer")
+    if not (isinstance(opt, dict) and count(opt.get("t")) and rate(opt.get("lr"))
+            and isinstance(opt.get("state"), dict)):
+        fail("'optimizer' must hold a step count 't', a positive finite 'lr' and 'state'")
+    for key, slot in opt["state"].items():
+        if not (key in params and isinstance(slot, dict)
+                and all(isinstance(a, np.ndarray) and a.shape == params[key] for a in slot.values())):
+            fail(f"optimizer state {key!r} must map buffer names to arrays of that parameter's shape")
+        if any((slot[name] < 0).any() for name in _SQUARES.get(optimizer or "", ()) if name in slot):
+            fail(f"optimizer state {key!r} has a negative running mean of squared gradients")
+    schedule = opt.get("schedule")
+    if schedule is not None and not (isinstance(schedule, dict) and all(number(v) for v in schedule.values())
+                                     and all(rate(v) for k, v in schedule.items() if k.endswith("lr"))
+                                     and all(count(v) for k, v in schedule.items()
+                                             if k in ("epoch", "bad_epochs", "cooldown_left"))):
+        fail("the schedule state must hold numbers (positive finite rates, non-negative counts)")
+    history = state.get("history")
+    if not (isinstance(history, dict) and isinstance(history.get("epoch"), list)
+            and all(count(e) for e in history["epoch"]) and isinstance(history.get("history"), dict)
+            and all(isinstance(v, list) and all(number(x) for x in v) for v in history["history"].values())):
+        fail("'history' must hold a list of epochs and lists of numbers")
+    tol = state.get("tol")
+    if not (isinstance(tol, dict) and (tol.get("best") is None or number(tol["best"])) and count(tol.get("stall"))):
+        fail("'tol' must hold 'best' (a number or null) and a count 'stall'")
+    callbacks = state.get("callbacks")
+    if not (isinstance(callbacks, list) and all(isinstance(c, dict) and count(c.get("index"))
+                                                and isinstance(c.get("type"), str) and isinstance(c.get("state"), dict)
+                                                for c in callbacks)):
+        fail("'callbacks' must be a list of objects with 'index', 'type' and 'state'")
+    for c in callbacks:
+        if c["state"].get("best_weights") is not None:
+            arrays(c["state"]["best_weights"], f"the best weights of callback {c['index']}")
 
 
 def _in_progress(value: Any, where: str) -> dict[str, Any] | None:
