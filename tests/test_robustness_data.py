@@ -301,3 +301,20 @@ def test_cli_predict_and_evaluate_refuse_data_that_does_not_fit_the_model(tmp_pa
         err = capsys.readouterr().err
         assert rc == 2, argv
         assert err.startswith("deltaprop: error: ") and err.count("\n") == 1 and re.search(match, err), (argv, err)
+
+
+@pytest.mark.parametrize("kind", list(variants(X)))
+def test_estimators_take_read_only_fortran_int_and_float32_inputs_without_modifying_them(kind):
+    Xk = variants(X * 3)[kind]
+    X_copy = np.array(Xk, copy=True)
+    for i, est in enumerate(estimators()):
+        y = variants(LABELS.astype(float))[kind]
+        y_copy = np.array(y, copy=True)
+        est.fit(Xk, y)
+        reference = estimators()[i]
+        dtype = np.float32 if kind == "float32" else np.float64  # float32 data trains in float32, as in sklearn
+        reference.fit(np.asarray(Xk, dtype=dtype), np.asarray(y, dtype=dtype))
+        np.testing.assert_array_equal(est.predict(Xk), reference.predict(np.asarray(Xk, dtype=dtype)))
+        est.score(Xk, y)
+        np.testing.assert_array_equal(np.asarray(Xk), X_copy)  # never modified
+        np.testing.assert_array_equal(np.asarray(y), y_copy)
