@@ -248,6 +248,7 @@ def check(data: bytes, folder: Path) -> None:
         event("resume: diverged")
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
 @settings(max_examples=FUZZ_EXAMPLES, deadline=5000, suppress_health_check=[HealthCheck.too_slow,
                                                                              HealthCheck.data_too_large])
 @given(case=mutated())
