@@ -318,3 +318,20 @@ def test_estimators_take_read_only_fortran_int_and_float32_inputs_without_modify
         est.score(Xk, y)
         np.testing.assert_array_equal(np.asarray(Xk), X_copy)  # never modified
         np.testing.assert_array_equal(np.asarray(y), y_copy)
+
+
+def test_all_finite_is_exact_including_sums_that_overflow():
+    from deltaprop._validation import all_finite
+
+    big = np.full((4, 3), 1e308)  # every value finite, the float64 sum overflows to inf
+    assert all_finite(big)
+    assert all_finite(np.full((2, 2), np.finfo(np.float32).max, dtype=np.float32))
+    for bad in (np.nan, np.inf, -np.inf):
+        for dtype in (np.float32, np.float64):
+            a = np.ones((5, 4), dtype=dtype)
+            a[3, 2] = bad
+            assert not all_finite(a)
+    a = np.ones((3, 3))
+    a[0, 0], a[1, 1] = np.inf, -np.inf  # inf − inf: the sum is NaN, still refused
+    assert not all_finite(a)
+    assert all_finite(np.arange(6).reshape(2, 3))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -42,6 +43,20 @@ def as_numeric_array(X: Any, *, where: str, name: str) -> Array:
     return arr
 
 
+def all_finite(a: Array) -> bool:
+    """Whether every value of ``a`` is finite, without a boolean copy of ``a`` in the common case.
+
+    A NaN or ±inf makes the sum NaN or ±inf, so a finite sum (accumulated in float64) proves every
+    value finite; only a non-finite sum, which may also be an overflow, needs the element-wise test."""
+    if a.dtype.kind in "iub":
+        return True
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = float(np.add.reduce(a, axis=None, dtype=np.float64))
+    if math.isfinite(total):
+        return True
+    return bool(np.isfinite(a).all())
+
+
 def check_X(X: Any, *, dtype: np.dtype, n_features: int | None, where: str, name: str = "X") -> Array:
     """A finite 2-D float array of ``dtype`` (C-ordered), or a ValueError/TypeError that says what to do.
 
@@ -61,7 +76,7 @@ def check_X(X: Any, *, dtype: np.dtype, n_features: int | None, where: str, name
         raise ValueError(f"{where}: expected {name} of shape (n, {n_features}), got {arr.shape}; the model's "
                          f"first layer takes {n_features} features.")
     out = np.ascontiguousarray(arr, dtype=dtype)
-    if not np.isfinite(out).all():
+    if not all_finite(out):
         bad = int(np.size(out) - np.count_nonzero(np.isfinite(out)))
         raise ValueError(f"{where}: {name} contains {bad} NaN or infinite value(s); impute or drop them first.")
     return out

@@ -10,7 +10,7 @@ their global L2 norm is at most ``clip_norm`` before the update (``torch.nn.util
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -62,7 +62,8 @@ def rmsprop_step(w: Array, g: Array, s: Array, *, lr: float, alpha: float, eps: 
 
 
 def adam_step(w: Array, g: Array, m: Array, v: Array, *, t: int, lr: float, beta1: float, beta2: float,
-              eps: float, v_max: Array | None = None, scratch: Array | None = None, decay: float = 1.0) -> None:
+              eps: float, v_max: Array | None = None, scratch: Array | Callable[[], Array] | None = None,
+              decay: float = 1.0) -> None:
     """Adam with bias-corrected moments (Kingma & Ba 2015, Alg. 1; E10).
 
     m ← β1 m + (1 − β1) g;  v ← β2 v + (1 − β2) g²;  m̂ = m / (1 − β1ᵗ), v̂ = v / (1 − β2ᵗ);
@@ -71,7 +72,8 @@ def adam_step(w: Array, g: Array, m: Array, v: Array, *, t: int, lr: float, beta
     The arrays hold the moments divided by (1 − β): ``m`` is m / (1 − β1) and ``v`` is v / (1 − β2),
     so each moment update is two passes (m ← β1 m + g) and the constant factors move into the
     scalars of the last line. The result is Adam's, up to rounding; a step makes ten passes over
-    the parameters and allocates nothing when ``scratch`` (same shape as w) is given. With
+    the parameters and allocates nothing when ``scratch`` (same shape as w, or a function that
+    returns it, called only when needed) is given. With
     ``v_max`` (AMSGrad) the running maximum of v is used in the denominator. ``decay`` < 1 first
     scales w (AdamW's decoupled weight decay, w ← w(1 − ηλ)).
 
@@ -85,7 +87,7 @@ def adam_step(w: Array, g: Array, m: Array, v: Array, *, t: int, lr: float, beta
         return
     if decay != 1.0:
         w *= decay
-    s = xp.empty_like(w) if scratch is None else scratch
+    s = xp.empty_like(w) if scratch is None else scratch() if callable(scratch) else scratch
     m *= beta1
     m += g
     v *= beta2
@@ -310,7 +312,7 @@ class Adam(Optimizer):
     def _update(self, key: str, w: Array, g: Array) -> None:
         adam_step(w, g, self._buffer(key, "m", w), self._buffer(key, "v", w), t=self.t, lr=self.lr,
                   beta1=self.betas[0], beta2=self.betas[1], eps=self.eps,
-                  v_max=self._buffer(key, "v_max", w) if self.amsgrad else None, scratch=self._scratch(w),
+                  v_max=self._buffer(key, "v_max", w) if self.amsgrad else None, scratch=lambda: self._scratch(w),
                   decay=self._decay(key))
 
 
