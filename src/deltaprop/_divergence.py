@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._validation import all_finite as array_finite
+
 if TYPE_CHECKING:
     from .model import Sequential
     from .optimizers import Optimizer
@@ -44,7 +46,7 @@ def warn(message: str) -> None:
 
 
 def all_finite(arrays: Iterable[np.ndarray]) -> bool:
-    return all(bool(np.isfinite(a).all()) for a in arrays)
+    return all(array_finite(a) for a in arrays)
 
 
 def _optimizer_arrays(opt: Optimizer) -> list[np.ndarray]:
