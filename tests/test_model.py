@@ -178,3 +178,21 @@ def test_evaluate_and_train_on_batch():
 def test_repr_shows_the_network():
     text = repr(dp.Sequential([dp.Dense(2, 3), dp.LeakyReLU(0.2), dp.Dense(3, 1)]))
     assert "Dense(2, 3)" in text and "LeakyReLU(alpha=0.2)" in text
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_one_sample_gradient_is_the_outer_product_bitwise(dtype):
+    """Batch 1 takes dW = δᵀ a as a broadcast multiply (faster than a k = 1 GEMM): the same numbers."""
+    rng = np.random.default_rng(0)
+    layer = dp.Dense(37, 23, seed=0, dtype=dtype)
+    a = rng.normal(size=(1, 37)).astype(dtype)
+    delta = rng.normal(size=(1, 23)).astype(dtype)
+    layer.forward(a)
+    da = layer.backward(delta)
+    np.testing.assert_array_equal(layer.dW, np.matmul(delta.T, a))
+    np.testing.assert_array_equal(layer.db, delta[0])
+    np.testing.assert_array_equal(da, delta @ layer.W)
+    two = dp.Dense(37, 23, seed=0, dtype=dtype)  # the GEMM path gives the sum of per-sample outer products
+    two.forward(np.vstack([a, a]))
+    two.backward(np.vstack([delta, delta]))
+    np.testing.assert_allclose(two.dW, 2 * layer.dW, rtol=1e-6)
