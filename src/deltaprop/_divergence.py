@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._validation import all_finite as array_finite
+from ._validation import all_finite
 
 if TYPE_CHECKING:
     from .model import Sequential
@@ -45,8 +45,8 @@ def warn(message: str) -> None:
     warnings.warn(message, DivergenceWarning, stacklevel=level)
 
 
-def all_finite(arrays: Iterable[np.ndarray]) -> bool:
-    return all(array_finite(a) for a in arrays)
+def each_finite(arrays: Iterable[np.ndarray]) -> bool:
+    return all(all_finite(a) for a in arrays)
 
 
 def _optimizer_arrays(opt: Optimizer) -> list[np.ndarray]:
@@ -76,7 +76,7 @@ class LastFinite:
         return True
 
     def finite_now(self) -> bool:
-        return all_finite(self.model.parameters().values()) and all_finite(_optimizer_arrays(self.opt))
+        return each_finite(self.model.parameters().values()) and each_finite(_optimizer_arrays(self.opt))
 
     def settle(self, completed: int) -> str:
         """Leave the model with finite weights; returns which ones, for the error message."""
