@@ -73,9 +73,9 @@ def adam_step(w: Array, g: Array, m: Array, v: Array, *, t: int, lr: float, beta
     so each moment update is two passes (m ← β1 m + g) and the constant factors move into the
     scalars of the last line. The result is Adam's, up to rounding; a step makes ten passes over
     the parameters and allocates nothing when ``scratch`` (same shape as w, or a function that
-    returns it, called only when needed) is given. With
-    ``v_max`` (AMSGrad) the running maximum of v is used in the denominator. ``decay`` < 1 first
-    scales w (AdamW's decoupled weight decay, w ← w(1 − ηλ)).
+    returns it, called only when needed) is given. With ``v_max`` (AMSGrad) the running maximum of
+    v is used in the denominator. ``decay`` < 1 first scales w (AdamW's decoupled weight decay,
+    w ← w(1 − ηλ)).
 
     When numba is installed the same operations run fused in one pass (``_fused.adam``), with
     bit-for-bit the same result."""
