@@ -152,10 +152,18 @@ DP_LOSS = {"half_sse": lambda: dp.HalfSSE(reduction="mean"),
            "ce": lambda: dp.CategoricalCrossEntropy(reduction="mean")}
 
 
-def validation_split(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """The same seeded 90/10 split of the training set for deltaprop and PyTorch."""
-    perm = np.random.default_rng([seed, 10]).permutation(n)
-    return np.sort(perm[n // 10:]), np.sort(perm[: n // 10])
+def validation_split(seed: int, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The same seeded, stratified 90/10 split of the training set for deltaprop and PyTorch.
+
+    Stratified (each digit in the same proportion on both sides) as scikit-learn's own
+    ``early_stopping`` split is, so that all three stop on validation sets drawn the same way."""
+    rng = np.random.default_rng([seed, 10])
+    val: list[np.ndarray] = []
+    for label in np.unique(y):
+        rows = rng.permutation(np.flatnonzero(y == label))
+        val.append(rows[: round(len(rows) / 10)])
+    vi = np.sort(np.concatenate(val))
+    return np.setdiff1d(np.arange(len(y)), vi), vi
 
 
 def lr_per_epoch(recipe: Recipe, base_lr: float) -> list[float]:
@@ -173,7 +181,7 @@ def run_deltaprop(recipe: Recipe, model: dp.Sequential, data: Any, seed: int) ->
     (Xtr, ytr), (Xte, yte) = data
     kw: dict[str, Any] = {}
     if recipe.early_stopping:
-        ti, vi = validation_split(seed, len(Xtr))
+        ti, vi = validation_split(seed, ytr)
         Xtr, ytr, kw["validation_data"] = Xtr[ti], ytr[ti], (Xtr[vi], ytr[vi])
         kw["callbacks"] = [dp.EarlyStopping("val_accuracy", patience=recipe.early_stopping)]
         kw["metrics"] = ["accuracy"]
@@ -237,7 +245,7 @@ def run_torch(recipe: Recipe, model: dp.Sequential, data: Any, seed: int) -> tup
     Xtr_t, ytr_t = torch.from_numpy(Xtr), torch.from_numpy(ytr.astype(np.int64))
     val = None
     if recipe.early_stopping:
-        ti, vi = validation_split(seed, len(Xtr))
+        ti, vi = validation_split(seed, ytr)
         val = (Xtr_t[vi], ytr_t[vi])
         Xtr_t, ytr_t = Xtr_t[ti], ytr_t[ti]
     augment = recipe.augment() if recipe.augment is not None else None
