@@ -11,6 +11,13 @@ OUTPUT = HIDDEN
 LOSSES = ["mse", "half_sse", "mae", "huber", "binary_crossentropy", "categorical_crossentropy"]
 PROBABILITY_LOSSES = {"binary_crossentropy", "categorical_crossentropy"}
 
+#: one instance of every activation layer, by name (the model-file, ONNX and PyTorch-bridge round trips)
+ACTIVATIONS = {
+    "sigmoid": dp.Sigmoid, "tanh": dp.Tanh, "relu": dp.ReLU, "leaky_relu": lambda: dp.LeakyReLU(0.2),
+    "elu": lambda: dp.ELU(0.5), "gelu_tanh": lambda: dp.GELU("tanh"), "gelu_erf": lambda: dp.GELU("none"),
+    "softplus": dp.Softplus, "softmax": dp.Softmax, "identity": dp.Identity,
+}
+
 
 def make_activation(name: str) -> dp.Activation:
     if name == "leaky_relu":

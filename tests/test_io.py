@@ -12,13 +12,8 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
+from _nets import ACTIVATIONS
 from deltaprop import io as dpio
-
-ACTIVATIONS = {
-    "sigmoid": dp.Sigmoid, "tanh": dp.Tanh, "relu": dp.ReLU, "leaky_relu": lambda: dp.LeakyReLU(0.2),
-    "elu": lambda: dp.ELU(0.5), "gelu_tanh": lambda: dp.GELU("tanh"), "gelu_erf": lambda: dp.GELU("none"),
-    "softplus": dp.Softplus, "softmax": dp.Softmax, "identity": dp.Identity,
-}
 
 
 def net(hidden: str, *, dtype: str = "float32", seed: int = 0) -> dp.Sequential:

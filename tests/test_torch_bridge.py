@@ -7,16 +7,10 @@ import pytest
 import torch
 
 import deltaprop as dp
+from _nets import ACTIVATIONS
 from deltaprop.torch_bridge import from_torch, to_torch
 
 nn = torch.nn
-
-ACTIVATIONS = {
-    "sigmoid": dp.Sigmoid, "tanh": dp.Tanh, "relu": dp.ReLU, "leaky_relu": lambda: dp.LeakyReLU(0.2),
-    "elu": lambda: dp.ELU(0.5), "gelu_tanh": lambda: dp.GELU("tanh"), "gelu_erf": lambda: dp.GELU("none"),
-    "softplus": dp.Softplus, "softmax": dp.Softmax, "identity": dp.Identity,
-}
-
 
 def net(hidden: str, dtype: str = "float32") -> dp.Sequential:
     rng = np.random.default_rng(0)
