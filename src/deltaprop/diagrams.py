@@ -11,7 +11,7 @@ bias, activation, output) and ``workflow()`` the second seed's loop (forward →
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,6 +97,25 @@ def _number(v: float, precision: int) -> str:
     return f"{float(v):.{precision}g}"
 
 
+def _node_text(col: _Layer, j: int | None, weights: bool, precision: int, newline: str) -> str:
+    """A node's label, with its bias on a second line when weights are shown."""
+    label = _node_label(col, j)
+    if weights and j is not None and col.b is not None:
+        label += f"{newline}b = {_number(col.b[j], precision)}"
+    return label
+
+
+def _edges(cols: list[_Layer], weights: bool, precision: int) -> Iterator[tuple[str, str, str | None, bool]]:
+    """(source id, target id, weight label or None, elided) for every drawn connection, w_ji on i → j."""
+    for below, above in zip(cols[:-1], cols[1:]):
+        for j in above.shown:
+            for i in below.shown:
+                elided = i is None or j is None
+                label = (_number(above.W[j, i], precision)
+                         if weights and not elided and above.W is not None else None)
+                yield _node_id(below, i), _node_id(above, j), label, elided
+
+
 def mermaid(model: Any, *, weights: bool = False, max_neurons: int = 6, precision: int = 3,
             direction: str = "LR", input_names: Sequence[str] | None = None,
             output_names: Sequence[str] | None = None) -> str:
@@ -113,21 +132,16 @@ def mermaid(model: Any, *, weights: bool = False, max_neurons: int = 6, precisio
     for col in cols:
         lines.append(f'  subgraph {col.key}["{col.title}"]')
         for j in col.shown:
-            nid, label = _node_id(col, j), _node_label(col, j)
-            if weights and j is not None and col.b is not None:
-                label += f"<br/>b = {_number(col.b[j], precision)}"
+            nid, label = _node_id(col, j), _node_text(col, j, weights, precision, "<br/>")
             lines.append(f'    {nid}["{label}"]' if j is None or col.W is None else f'    {nid}(("{label}"))')
         lines.append("  end")
-    for below, above in zip(cols[:-1], cols[1:]):
-        for j in above.shown:
-            for i in below.shown:
-                src, dst = _node_id(below, i), _node_id(above, j)
-                if i is None or j is None:
-                    lines.append(f"  {src} -.-> {dst}")
-                elif weights and above.W is not None:
-                    lines.append(f'  {src} -->|"{_number(above.W[j, i], precision)}"| {dst}')
-                else:
-                    lines.append(f"  {src} --> {dst}")
+    for src, dst, label, elided in _edges(cols, weights, precision):
+        if elided:
+            lines.append(f"  {src} -.-> {dst}")
+        elif label is not None:
+            lines.append(f'  {src} -->|"{label}"| {dst}')
+        else:
+            lines.append(f"  {src} --> {dst}")
     return "\n".join(lines) + "\n"
 
 
@@ -142,21 +156,16 @@ def dot(model: Any, *, weights: bool = False, max_neurons: int = 6, precision: i
         for j in col.shown:
             shape = "box" if j is None or col.W is None else "circle"
             style = ', style="dashed"' if j is None else ""
-            label = _node_label(col, j)
-            if weights and j is not None and col.b is not None:
-                label += f"\\nb = {_number(col.b[j], precision)}"
+            label = _node_text(col, j, weights, precision, "\\n")
             lines.append(f'    {_node_id(col, j)} [label="{label}", shape={shape}{style}];')
         lines.append("  }")
-    for below, above in zip(cols[:-1], cols[1:]):
-        for j in above.shown:
-            for i in below.shown:
-                src, dst = _node_id(below, i), _node_id(above, j)
-                if i is None or j is None:
-                    lines.append(f"  {src} -> {dst} [style=dashed];")
-                elif weights and above.W is not None:
-                    lines.append(f'  {src} -> {dst} [label="{_number(above.W[j, i], precision)}", fontsize=9];')
-                else:
-                    lines.append(f"  {src} -> {dst};")
+    for src, dst, label, elided in _edges(cols, weights, precision):
+        if elided:
+            lines.append(f"  {src} -> {dst} [style=dashed];")
+        elif label is not None:
+            lines.append(f'  {src} -> {dst} [label="{label}", fontsize=9];')
+        else:
+            lines.append(f"  {src} -> {dst};")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
