@@ -1,13 +1,15 @@
-"""Fused element-wise optimizer kernels, compiled with numba when it is installed (``deltaprop[fast]``).
+"""Fused element-wise kernels (the Adam update, ReLU's backward pass), compiled with numba when it
+is installed (``deltaprop[fast]``).
 
-The NumPy functions in ``optimizers.py`` are the reference: each makes several whole-array passes
-(Adam: ten). A kernel here does the *same* floating-point operations, in the same order and the
-same precision, in one pass over the parameters, so its results are bit-for-bit those of the
-NumPy path (``tests/test_fused.py`` checks that) while reading and writing memory once.
+The NumPy code is the reference: ``optimizers.adam_step`` makes ten whole-array passes, ReLU's
+backward two. A kernel here does the *same* floating-point operations, in the same order and the
+same precision, in one pass, so its results are bit-for-bit those of the NumPy path
+(``tests/test_fused.py`` checks that) while reading and writing memory once.
 
 Nothing here is required: without numba, or with ``DELTAPROP_FUSED=0`` in the environment,
-``adam`` returns False and the caller runs the NumPy passes. Compiled code is cached on disk
-(numba's ``cache=True``), so the one-off compilation (about a second) happens once per machine.
+``adam`` returns False (the caller runs the NumPy passes) and ``relu_backward`` computes with
+NumPy. Compiled code is cached on disk (numba's ``cache=True``), so the one-off compilation (about
+a second) happens once per machine.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ def adam(w: Array, g: Array, m: Array, v: Array, *, beta1: float, beta2: float, 
 
 def relu_backward(da: Array, z: Array) -> Array:
     """δ = da ⊙ ReLU'(z) (E3) in one pass; NumPy's ``da * (z > 0)`` (two passes) when the kernel is unavailable."""
-    if not (da.dtype == z.dtype and _usable(da, z)):
+    if not _usable(da, z):
         return np.multiply(da, z > 0)
     out = xp.empty_like(da)
     cast = da.dtype.type
