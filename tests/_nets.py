@@ -19,6 +19,17 @@ ACTIVATIONS = {
 }
 
 
+def activation_net(hidden: str, sizes: tuple[int, int, int], p: float, dtype: str = "float32") -> dp.Sequential:
+    """Dense → ``hidden`` → Dropout(p) → Dense → ``hidden``, with non-trivial biases (export round trips)."""
+    n_in, n_hidden, n_out = sizes
+    rng = np.random.default_rng(0)
+    return dp.Sequential([
+        dp.Dense(n_in, n_hidden, bias_init=rng.normal(size=n_hidden), seed=1), ACTIVATIONS[hidden](),
+        dp.Dropout(p, seed=2), dp.Dense(n_hidden, n_out, bias_init=rng.normal(size=n_out), seed=3),
+        ACTIVATIONS[hidden](),
+    ], dtype=dtype)
+
+
 def make_activation(name: str) -> dp.Activation:
     if name == "leaky_relu":
         return dp.LeakyReLU(0.1)

@@ -10,16 +10,12 @@ import onnxruntime as ort
 import pytest
 
 import deltaprop as dp
-from _nets import ACTIVATIONS
+from _nets import ACTIVATIONS, activation_net
 from deltaprop.onnx import export
 
 
 def net(hidden: str, dtype: str = "float32") -> dp.Sequential:
-    rng = np.random.default_rng(0)
-    return dp.Sequential([
-        dp.Dense(5, 8, bias_init=rng.normal(size=8), seed=1), ACTIVATIONS[hidden](), dp.Dropout(0.3, seed=2),
-        dp.Dense(8, 4, bias_init=rng.normal(size=4), seed=3), ACTIVATIONS[hidden](),
-    ], dtype=dtype)
+    return activation_net(hidden, (5, 8, 4), 0.3, dtype)
 
 
 def run(path_or_proto, X: np.ndarray) -> np.ndarray:

@@ -7,17 +7,13 @@ import pytest
 import torch
 
 import deltaprop as dp
-from _nets import ACTIVATIONS
+from _nets import ACTIVATIONS, activation_net
 from deltaprop.torch_bridge import from_torch, to_torch
 
 nn = torch.nn
 
 def net(hidden: str, dtype: str = "float32") -> dp.Sequential:
-    rng = np.random.default_rng(0)
-    return dp.Sequential([
-        dp.Dense(5, 7, bias_init=rng.normal(size=7), seed=1), ACTIVATIONS[hidden](), dp.Dropout(0.25, seed=2),
-        dp.Dense(7, 3, bias_init=rng.normal(size=3), seed=3), ACTIVATIONS[hidden](),
-    ], dtype=dtype)
+    return activation_net(hidden, (5, 7, 3), 0.25, dtype)
 
 
 def torch_predict(module, X: np.ndarray) -> np.ndarray:
