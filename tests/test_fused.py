@@ -89,3 +89,15 @@ def test_relu_backward_kernel_is_bitwise_the_numpy_product(monkeypatch, dtype):
     monkeypatch.setenv("DELTAPROP_FUSED", "0")
     with np.errstate(invalid="ignore"):
         np.testing.assert_array_equal(layer.backward(da), expected)
+
+
+@pytest.mark.parametrize("fused", ["1", "0"])
+def test_relu_backward_can_write_over_da(monkeypatch, fused):
+    monkeypatch.setenv("DELTAPROP_FUSED", fused)
+    rng = np.random.default_rng(2)
+    a = np.maximum(rng.normal(size=(64, 80)), 0).astype(np.float32)
+    da = rng.normal(size=(64, 80)).astype(np.float32)
+    expected = da * (a > 0)
+    out = _fused.relu_backward(da, a, out=da)
+    assert out is da
+    np.testing.assert_array_equal(da, expected)

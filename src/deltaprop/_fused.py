@@ -68,11 +68,12 @@ def adam(w: Array, g: Array, m: Array, v: Array, *, beta1: float, beta2: float, 
     return True
 
 
-def relu_backward(da: Array, z: Array) -> Array:
-    """δ = da ⊙ ReLU'(z) (E3) in one pass; NumPy's ``da * (z > 0)`` (two passes) when the kernel is unavailable."""
-    if not _usable(da, z):
-        return np.multiply(da, z > 0)
-    out = xp.empty_like(da)
+def relu_backward(da: Array, a: Array, out: Array | None = None) -> Array:
+    """δ = da ⊙ ReLU'(z) (E3), from ReLU's output a (a > 0 exactly where z > 0), in one pass; NumPy's
+    ``da * (a > 0)`` (two passes) when the kernel is unavailable. ``out`` may be ``da`` itself."""
+    if not _usable(da, a) or (out is not None and not out.flags.c_contiguous):
+        return np.multiply(da, a > 0, out=out)
+    out = xp.empty_like(da) if out is None else out
     cast = da.dtype.type
-    _kernels().relu_backward(da.reshape(-1), z.reshape(-1), out.reshape(-1), cast(1), cast(0))  # type: ignore[union-attr]
+    _kernels().relu_backward(da.reshape(-1), a.reshape(-1), out.reshape(-1), cast(1), cast(0))  # type: ignore[union-attr]
     return out

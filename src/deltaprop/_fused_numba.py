@@ -24,9 +24,10 @@ def adam(w, g, m, v, beta1, beta2, eps, step, decay, decoupled):  # type: ignore
 
 
 @numba.njit(nogil=True, error_model="numpy", cache=True)
-def relu_backward(da, z, out, one, zero):  # type: ignore[no-untyped-def]
-    """δ = da ⊙ ReLU'(z): da · 1 where z > 0, da · 0 elsewhere (a product, so NaN stays NaN as in NumPy).
+def relu_backward(da, a, out, one, zero):  # type: ignore[no-untyped-def]
+    """δ = da ⊙ ReLU'(z): da · 1 where a > 0 (as z > 0), da · 0 elsewhere (a product, so NaN stays NaN as
+    in NumPy). ``out`` may be ``da``: each element is read before it is written.
 
     ``one`` and ``zero`` come in the arrays' dtype so that float32 work stays float32-wide."""
     for i in range(da.shape[0]):
-        out[i] = da[i] * (one if z[i] > 0 else zero)
+        out[i] = da[i] * (one if a[i] > 0 else zero)

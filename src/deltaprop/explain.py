@@ -261,13 +261,15 @@ def _observe(model: Sequential) -> Iterator[_Calls]:
         seen.originals[i] = (fwd, bwd)
 
         def forward(a_prev: Array, *args: Any, **kwargs: Any) -> Array:
+            before = np.array(a_prev, copy=True)  # copied first: a layer may write its output over its input
             out = fwd(a_prev, *args, **kwargs)
-            seen.forward[i] = (np.array(a_prev, copy=True), np.array(out, copy=True))
+            seen.forward[i] = (before, np.array(out, copy=True))
             return out
 
         def backward(delta: Array, *args: Any, **kwargs: Any) -> Array | None:
+            before = np.array(delta, copy=True)
             out = bwd(delta, *args, **kwargs)
-            seen.backward[i] = (np.array(delta, copy=True), None if out is None else np.array(out, copy=True))
+            seen.backward[i] = (before, None if out is None else np.array(out, copy=True))
             return out
 
         layer.forward = forward  # type: ignore[method-assign]

@@ -52,6 +52,8 @@ class Sequential:
         self._pairs: list[tuple[str, Array, Array]] = []
         self._pairs_for: tuple[Layer, ...] | None = None
         self._first_dense_at = 0
+        self._overwrite_input: list[bool] = []
+        self._overwrite_delta: list[bool] = []
         self._flat: tuple[Array, Array, dict[str, tuple[int, int, tuple[int, ...]]]] | None = None
         self.param_grad_pairs()  # builds the flat parameter storage now, so references stay valid
         self.stop_training = False
@@ -74,8 +76,9 @@ class Sequential:
 
         ``training=True`` (the default, as in a training step) turns dropout on."""
         a = X if getattr(X, "dtype", None) == self.dtype else xp.asarray(X, dtype=self.dtype)
-        for layer in self.layers:
-            a = layer.forward(a, training)
+        self.param_grad_pairs()  # refreshes the cached structure if the layers changed
+        for layer, overwrite in zip(self.layers, self._overwrite_input):
+            a = layer.forward(a, training, overwrite=True) if overwrite else layer.forward(a, training)
         return a
 
     def backward(self, delta: Array, *, input_grad: bool = False) -> Array | None:
@@ -92,7 +95,9 @@ class Sequential:
             if i == bottom and not input_grad and isinstance(layer, Dense):
                 layer.backward(delta, input_grad=False)  # the input needs no gradient: skip δ W
                 return None
-            delta = layer.backward(delta)
+            # the delta from a Dense layer above is a temporary: a layer that can may write over it
+            overwrite = i + 1 < top and self._overwrite_delta[i]
+            delta = layer.backward(delta, overwrite=True) if overwrite else layer.backward(delta)
         return delta if input_grad else None
 
     @property
@@ -142,6 +147,12 @@ class Sequential:
             grads = self.gradients()
             self._pairs = [(k, p, grads[k]) for k, p in self.parameters().items()]
             self._first_dense_at = next(i for i, layer in enumerate(layers) if isinstance(layer, Dense))
+            # which layers may write over their input (forward) or their delta (backward): those that
+            # can, where the neighbour the array comes from made it new for them (Layer.overwrites)
+            self._overwrite_input = [layer.overwrites and i > 0 and layers[i - 1].fresh_output
+                                     for i, layer in enumerate(layers)]
+            self._overwrite_delta = [layer.overwrites and i + 1 < len(layers) and layers[i + 1].fresh_output
+                                     for i, layer in enumerate(layers)]
             self._pairs_for = layers
         return self._pairs
 

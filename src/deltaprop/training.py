@@ -316,8 +316,10 @@ class _Batches:
                              xp.empty((self.bs, self.Y.shape[1]), self.Y.dtype))
         m = stop - start
         Xb, Yb = self._buffers[0][:m], self._buffers[1][:m]
-        np.take(self.X, idx, axis=0, out=Xb)
-        np.take(self.Y, idx, axis=0, out=Yb)
+        # mode="clip": the indices are valid by construction, and the default mode="raise" would first
+        # gather into a hidden buffer and then copy it into `out`
+        np.take(self.X, idx, axis=0, out=Xb, mode="clip")
+        np.take(self.Y, idx, axis=0, out=Yb, mode="clip")
         return Xb, Yb, None if self.weights is None else self.weights[idx]
 
 
