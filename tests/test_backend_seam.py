@@ -24,3 +24,28 @@ def test_no_direct_numpy_array_creation(module):
         and isinstance(node.func.value, ast.Name) and node.func.value.id == "np" and node.func.attr in CREATORS
     ]
     assert not offenders, "create arrays with backend.xp, not np: " + ", ".join(offenders)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("size", [0, 1, 17, 1000])
+def test_zeros_aligned_starts_on_a_cache_line(dtype, size):
+    import numpy as np
+
+    from deltaprop.backend import ALIGNMENT, zeros_aligned
+
+    for _ in range(5):  # several allocations: malloc's own offset varies
+        a = zeros_aligned(size, dtype)
+        assert a.shape == (size,) and a.dtype == np.dtype(dtype) and a.flags.c_contiguous and a.flags.writeable
+        assert a.ctypes.data % ALIGNMENT == 0 and not a.any()
+
+
+def test_flat_parameters_and_adam_state_are_aligned():
+    import deltaprop as dp
+    from deltaprop.backend import ALIGNMENT
+
+    model = dp.mlp([30, 20, 5], activation="relu", seed=0)
+    opt = dp.Adam()
+    opt.step(model)
+    w, g, _ = model.flat_parameters()
+    for name, a in [("w", w), ("g", g), ("m", opt._flat_state["m"]), ("v", opt._flat_state["v"])]:
+        assert a.ctypes.data % ALIGNMENT == 0, name

@@ -18,7 +18,7 @@ from . import metrics as metrics_mod
 from . import optimizers as optimizers_mod
 from ._types import Array, DType, Seed
 from ._validation import check_targets, check_X
-from .backend import as_dtype, rng_from, spawn_seeds, xp
+from .backend import as_dtype, rng_from, spawn_seeds, xp, zeros_aligned
 from .layers import Activation, Dense, Dropout, Layer
 from .layers import activation as make_activation
 
@@ -165,7 +165,7 @@ class Sequential:
         if any(p.dtype != self.dtype for p in params.values()):
             return None
         total = sum(p.size for p in params.values())
-        flat_w, flat_g = xp.empty(total, dtype=self.dtype), xp.zeros(total, dtype=self.dtype)
+        flat_w, flat_g = zeros_aligned(total, self.dtype), zeros_aligned(total, self.dtype)
         slices: dict[str, tuple[int, int, tuple[int, ...]]] = {}
         offset = 0
         for i, layer in enumerate(self.layers):

@@ -18,7 +18,7 @@ import numpy as np
 from . import _fused
 from ._registry import lookup
 from ._types import Array
-from .backend import xp
+from .backend import xp, zeros_aligned
 from .schedules import Schedule
 from .schedules import from_config as schedule_from_config
 
@@ -198,7 +198,7 @@ class Optimizer:
         """One state vector for all parameters, taking over any per-parameter state already there."""
         buf = self._flat_state.get(name)
         if buf is None:
-            buf = self._flat_state[name] = xp.zeros_like(like)
+            buf = self._flat_state[name] = zeros_aligned(like.size, like.dtype)
             for key, (lo, hi, shape) in self._flat_slices.items():
                 slot = self.state.setdefault(key, {})
                 old = slot.get(name)
