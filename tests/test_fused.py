@@ -101,3 +101,16 @@ def test_relu_backward_can_write_over_da(monkeypatch, fused):
     out = _fused.relu_backward(da, a, out=da)
     assert out is da
     np.testing.assert_array_equal(da, expected)
+
+
+def test_relu_backward_in_place_kernel_is_bitwise_the_numpy_product(monkeypatch):
+    rng = np.random.default_rng(4)
+    a = np.maximum(rng.normal(size=(64, 80)), 0).astype(np.float32)
+    a[0, :2] = [np.nan, np.inf]
+    da = rng.normal(size=(64, 80)).astype(np.float32)
+    da[1, :3] = [np.nan, -np.inf, -0.0]
+    with np.errstate(invalid="ignore"):
+        expected = np.multiply(da, a > 0)
+    out = _fused.relu_backward(da, a, out=da)
+    assert out is da
+    np.testing.assert_array_equal(da.view("i4"), expected.view("i4"))

@@ -73,7 +73,10 @@ def relu_backward(da: Array, a: Array, out: Array | None = None) -> Array:
     ``da * (a > 0)`` (two passes) when the kernel is unavailable. ``out`` may be ``da`` itself."""
     if not _usable(da, a) or (out is not None and not out.flags.c_contiguous):
         return np.multiply(da, a > 0, out=out)
-    out = xp.empty_like(da) if out is None else out
     cast = da.dtype.type
+    if out is da:
+        _kernels().relu_backward_in_place(da.reshape(-1), a.reshape(-1), cast(1), cast(0))  # type: ignore[union-attr]
+        return da
+    out = xp.empty_like(da) if out is None else out
     _kernels().relu_backward(da.reshape(-1), a.reshape(-1), out.reshape(-1), cast(1), cast(0))  # type: ignore[union-attr]
     return out
