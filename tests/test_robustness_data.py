@@ -335,3 +335,7 @@ def test_all_finite_is_exact_including_sums_that_overflow():
     a[0, 0], a[1, 1] = np.inf, -np.inf  # inf − inf: the sum is NaN, still refused
     assert not all_finite(a)
     assert all_finite(np.arange(6).reshape(2, 3))
+    strided = np.ones((6, 8), dtype=np.float32)
+    strided[4, 2] = np.nan
+    assert not all_finite(strided[::2, ::2]) and all_finite(strided[::2, ::2][:2])  # the summed path
+    assert not all_finite(strided.T) and all_finite(strided[:4])

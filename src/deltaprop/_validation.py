@@ -46,12 +46,17 @@ def as_numeric_array(X: Any, *, where: str, name: str) -> Array:
 def all_finite(a: Array) -> bool:
     """Whether every value of ``a`` is finite, without a boolean copy of ``a`` in the common case.
 
-    A NaN or ±inf makes the sum NaN or ±inf, so a finite sum proves every value finite (one fast
-    pass); only a non-finite sum, which may also be an overflow, needs the element-wise test."""
+    A NaN or ±inf makes the sum of squares (a BLAS dot product, for contiguous arrays) or the sum
+    NaN or +inf, so a finite result proves every value finite in one fast pass; only a non-finite
+    result, which may also be an overflow, needs the element-wise test."""
     if a.dtype.kind in "iub":
         return True
     with np.errstate(over="ignore", invalid="ignore"):
-        total = float(np.add.reduce(a, axis=None))
+        if a.flags.c_contiguous and a.dtype.kind == "f" and a.size:
+            v = a.reshape(-1)
+            total = float(np.dot(v, v))
+        else:
+            total = float(np.add.reduce(a, axis=None))
     if math.isfinite(total):
         return True
     return bool(np.isfinite(a).all())

@@ -92,8 +92,8 @@ class Dense(Layer):
         rng = rng_from(seed)
         self._W = self._initial("init", init, (self.n_out, self.n_in), rng)
         self._b = self._initial("bias_init", bias_init, (self.n_out,), rng)
-        self.dW = xp.zeros_like(self._W)
-        self.db = xp.zeros_like(self._b)
+        self.dW = xp.zeros(self._W.shape, dtype=self.dtype)  # zeros, not zeros_like: fresh pages, no memset
+        self.db = xp.zeros(self._b.shape, dtype=self.dtype)
         self.a_prev: Array | None = None
 
     def _initial(self, arg: str, spec: Any, shape: tuple[int, ...], rng: np.random.Generator) -> Array:
@@ -174,8 +174,8 @@ class Dense(Layer):
         self.dtype = as_dtype(dtype)
         self._W = self._W.astype(self.dtype)
         self._b = self._b.astype(self.dtype)
-        self.dW = xp.zeros_like(self._W)
-        self.db = xp.zeros_like(self._b)
+        self.dW = xp.zeros(self._W.shape, dtype=self.dtype)  # zeros, not zeros_like: fresh pages, no memset
+        self.db = xp.zeros(self._b.shape, dtype=self.dtype)
 
     def __repr__(self) -> str:
         return f"Dense({self.n_in}, {self.n_out})"
