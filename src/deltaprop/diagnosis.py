@@ -110,7 +110,7 @@ class TrainingMonitor(Callback):
                 prime, peak = _SATURATING[layer.name]  # type: ignore[attr-defined]
                 self._sat[k] += float(np.mean(prime(layer.a) < SATURATION * peak))  # type: ignore[attr-defined]
             elif layer.name == "relu":  # type: ignore[attr-defined]
-                fired = np.any(layer.a > 0, axis=0)  # a > 0 exactly where z > 0  # type: ignore[attr-defined]
+                fired = np.any(layer.a > 0, axis=0)  # type: ignore[attr-defined]  # a > 0 exactly where z > 0
                 self._active[k] = fired if self._active[k] is None else self._active[k] | fired
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
