@@ -105,12 +105,20 @@ def dp_xor() -> Callable[[], Any]:
     return run
 
 
+class NoUpdate(dp.SGD):
+    """An optimizer that counts steps and changes nothing: what the training loop costs without one."""
+
+    def step(self, model: Any, grads: Any = None) -> None:
+        self.t += 1
+
+
 def dp_train(cfg: dict[str, Any], X: np.ndarray, y: np.ndarray) -> Callable[[], Any]:
     weights = initial_weights(cfg["sizes"])
+    make_opt = {"adam": lambda: dp.Adam(lr=1e-3), "sgd": lambda: dp.SGD(lr=0.01), "none": lambda: NoUpdate(lr=0.01)}
 
     def run() -> Any:
         model = dp_model(cfg["sizes"], weights, "relu", "softmax")
-        opt = dp.Adam(lr=1e-3) if cfg["optimizer"] == "adam" else dp.SGD(lr=0.01)
+        opt = make_opt[cfg["optimizer"]]()
         model.fit(X, y, loss="cross_entropy", optimizer=opt, epochs=cfg["epochs"], batch_size=cfg["batch"])
         return model
 
@@ -516,6 +524,24 @@ def check_targets(medians: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
     return rows
 
 
+def optimizer_cost(workload: str, data: tuple[np.ndarray, np.ndarray], repeats: int) -> dict[str, float]:
+    """deltaprop's fit with no update, with SGD and with Adam, interleaved with the GEMMs alone:
+    median seconds of each, and each as a multiple of the GEMMs (what the optimizer adds)."""
+    cfg = WORKLOADS[workload]
+    runs = {f"deltaprop, {name}": dp_train({**cfg, "optimizer": name}, *data) for name in ("none", "sgd", "adam")}
+    runs["gemm"] = gemm_train(cfg, len(data[0]))
+    for fn in runs.values():
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, fn in runs.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    med = {name: statistics.median(t) for name, t in times.items()}
+    return {**{f"{k} s": v for k, v in med.items()}, **{f"{k} × GEMMs": v / med["gemm"] for k, v in med.items()}}
+
+
 def profile_fit(workload: str, data: tuple[np.ndarray, np.ndarray]) -> list[tuple[str, float]]:
     """Where deltaprop's fit spends its time: cProfile's own time per function, grouped into stages."""
     import cProfile
@@ -562,6 +588,8 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="mnist10k.npz")
     parser.add_argument("--memory", action="store_true", help="also measure peak memory per implementation")
     parser.add_argument("--json", type=Path, help="write all numbers to this JSON file")
+    parser.add_argument("--optimizer-cost", action="store_true",
+                        help="also time deltaprop's fit with no update, SGD and Adam against the GEMMs alone")
     parser.add_argument("--profile", action="store_true",
                         help="also show where deltaprop's fit spends its time on the MNIST workloads (cProfile)")
     args = parser.parse_args()
@@ -619,6 +647,17 @@ def main() -> int:
                 print(f"| {label} | {t:.4f} | {t / total:.0%} |")
             note = f"; GEMMs alone, measured above: {gemm:.4f} s" if gemm else ""
             print(f"\ntotal {total:.4f} s under the profiler{note}\n")
+    if args.optimizer_cost:
+        results["optimizer_cost"] = {}
+        for workload in [w for w in args.only.split(",") if w in ("mlp256", "mlp1024")]:
+            cost = optimizer_cost(workload, data, args.repeats)
+            results["optimizer_cost"][workload] = cost
+            print(f"### What the optimizer adds: {WORKLOADS[workload]['title']} (medians of {args.repeats})\n")
+            print("| run | median s | × GEMMs alone |")
+            print("|---|---:|---:|")
+            for name in ("deltaprop, none", "deltaprop, sgd", "deltaprop, adam", "gemm"):
+                print(f"| {name} | {cost[name + ' s']:.4f} | {cost[name + ' × GEMMs']:.2f} |")
+            print()
     if args.memory:
         print("### Peak memory per implementation (fresh process each)\n")
         print("| workload | implementation | tracemalloc peak MB (second run) | peak RSS MB (process) |")
