@@ -27,16 +27,20 @@ from .schedules import from_config as schedule_from_config
 # The equations, as pure in-place functions
 # ---------------------------------------------------------------------------------------------
 def sgd_step(w: Array, g: Array, v: Array | None, *, lr: float, momentum: float = 0.0,
-             nesterov: bool = False) -> None:
+             nesterov: bool = False, scratch: Callable[[], Array] | None = None) -> None:
     """w ← w − η g (the seed's update); with momentum μ: v ← μ v + g, w ← w − η v (E9).
 
-    Nesterov uses g + μ v in place of v, as ``torch.optim.SGD`` does."""
+    Nesterov uses g + μ v in place of v, as ``torch.optim.SGD`` does. ``scratch`` (a function that
+    returns a buffer shaped like w) holds η g, so that a step allocates nothing."""
     if momentum:
         assert v is not None
         v *= momentum
         v += g
         g = g + momentum * v if nesterov else v
-    w -= lr * g
+    if scratch is None:
+        w -= lr * g
+    else:
+        w -= np.multiply(g, lr, out=scratch())
 
 
 def rmsprop_step(w: Array, g: Array, s: Array, *, lr: float, alpha: float, eps: float,
@@ -265,7 +269,8 @@ class SGD(Optimizer):
 
     def _update(self, key: str, w: Array, g: Array) -> None:
         v = self._buffer(key, "v", w) if self.momentum else None
-        sgd_step(w, g, v, lr=self.lr, momentum=self.momentum, nesterov=self.nesterov)
+        sgd_step(w, g, v, lr=self.lr, momentum=self.momentum, nesterov=self.nesterov,
+                 scratch=lambda: self._scratch(w))
 
 
 class RMSprop(Optimizer):
