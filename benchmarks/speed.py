@@ -417,14 +417,19 @@ def available(impl: str) -> bool:
 
 def time_workload(workload: str, impls: list[str], data, repeats: int) -> dict[str, list[float]]:
     runs = {impl: fn for impl in impls if (fn := build(workload, impl, data)) is not None}
+    return time_interleaved(runs, repeats)
+
+
+def time_interleaved(runs: dict[str, Callable[[], Any]], repeats: int) -> dict[str, list[float]]:
+    """Seconds of each run, after one warm-up each, with the repeats interleaved (A, B, C, A, B, C, …)."""
     for fn in runs.values():  # warm-up: imports, JIT compilation, caches
         fn()
-    times: dict[str, list[float]] = {impl: [] for impl in runs}
+    times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeats):
-        for impl, fn in runs.items():
+        for name, fn in runs.items():
             t0 = time.perf_counter()
             fn()
-            times[impl].append(time.perf_counter() - t0)
+            times[name].append(time.perf_counter() - t0)
     return times
 
 
@@ -530,15 +535,7 @@ def optimizer_cost(workload: str, data: tuple[np.ndarray, np.ndarray], repeats: 
     cfg = WORKLOADS[workload]
     runs = {f"deltaprop, {name}": dp_train({**cfg, "optimizer": name}, *data) for name in ("none", "sgd", "adam")}
     runs["gemm"] = gemm_train(cfg, len(data[0]))
-    for fn in runs.values():
-        fn()
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(repeats):
-        for name, fn in runs.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    med = {name: statistics.median(t) for name, t in times.items()}
+    med = {name: statistics.median(t) for name, t in time_interleaved(runs, repeats).items()}
     return {**{f"{k} s": v for k, v in med.items()}, **{f"{k} × GEMMs": v / med["gemm"] for k, v in med.items()}}
 
 
