@@ -139,7 +139,8 @@ def test_sigkill_during_saves_never_damages_the_checkpoint(tmp_path):
             loaded, next_state = c, c + 1
 
         assert rounds >= 20, f"only {rounds} kills in 20 s"
-        assert loaded is not None and loaded >= rounds // 2  # the savers got work done between kills
+        # the savers got work done between kills (about 27 saves in 40 kills alone; 18 under CI's parallel load)
+        assert loaded is not None and loaded >= rounds // 4
 
         # a saver that finishes cleanly: its first save removes the killed savers' leftovers, it leaves none
         pid = zygote.fork("count", next_state, 3)
@@ -149,7 +150,8 @@ def test_sigkill_during_saves_never_damages_the_checkpoint(tmp_path):
         assert sorted(p.name for p in tmp_path.iterdir()) == ["progress.txt", "run.safetensors"]
     finally:
         zygote.close()
-    print(f"{rounds} kills, {landed_in_a_write} of them left a temporary file (a kill inside a write)")
+    print(f"{rounds} kills, {landed_in_a_write} of them left a temporary file (a kill inside a write); "
+          f"last state {loaded}")
 
 
 def test_a_live_writers_temporary_file_is_never_removed(tmp_path):
