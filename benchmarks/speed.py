@@ -559,9 +559,9 @@ def profile_fit(workload: str, data: tuple[np.ndarray, np.ndarray]) -> list[tupl
         name = Path(file).name
         if (file, line, fn) in code:
             label = code[(file, line, fn)]
-        elif name == "optimizers.py" or (name == "_fused_numba.py" and fn == "adam"):
+        elif name == "optimizers.py" or (name == "fused_numba.py" and fn == "adam"):
             label = "optimizer update (Adam)"
-        elif name in ("layers.py", "activations.py", "_fused.py", "_fused_numba.py"):
+        elif name in ("layers.py", "activations.py", "fused.py", "fused_numba.py"):
             label = "activations (ReLU, softmax) and their derivatives"
         elif "take" in fn:
             label = "gathering shuffled batches (np.take)"

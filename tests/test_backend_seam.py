@@ -11,7 +11,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "deltaprop"
 CREATORS = {"zeros", "zeros_like", "empty", "empty_like", "ones", "ones_like", "full", "full_like", "array",
             "eye"}
 # host-side edges (input validation, metrics, files) may use NumPy directly; these modules may not
-CORE = ["layers.py", "activations.py", "losses.py", "optimizers.py", "model.py", "training.py"]
+CORE = ["nn/layers.py", "nn/activations.py", "nn/losses.py", "optim/optimizers.py", "nn/model.py", "train/loop.py"]
 
 
 @pytest.mark.parametrize("module", CORE)

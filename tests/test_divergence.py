@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
-from deltaprop._divergence import LastFinite
+from deltaprop.train.divergence import LastFinite
 
 # the overflows are the point of these tests
 pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning",

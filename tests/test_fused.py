@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
-from deltaprop import _fused
+from deltaprop.optim import fused as _fused
 from deltaprop.optimizers import adam_step
 
 pytestmark = pytest.mark.skipif(not _fused.available(), reason="numba is not installed (pip install deltaprop[fast])")

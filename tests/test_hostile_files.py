@@ -26,9 +26,9 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
-from deltaprop import io as dpio
 from deltaprop.checkpoint import Checkpoint
 from deltaprop.cli import main
+from deltaprop.io import model_file as dpio
 
 X = np.random.default_rng(0).normal(size=(16, 2))
 Y = (X[:, 0] > 0).astype(int)

@@ -321,7 +321,7 @@ def test_estimators_take_read_only_fortran_int_and_float32_inputs_without_modify
 
 
 def test_all_finite_is_exact_including_sums_that_overflow():
-    from deltaprop._validation import all_finite
+    from deltaprop.core.validation import all_finite
 
     big = np.full((4, 3), 1e308)  # every value finite, the float64 sum overflows to inf
     assert all_finite(big)

@@ -4,14 +4,11 @@ The public names are re-exported here; each lives in a module of its own (see do
 for where each equation of the seeds is implemented).
 """
 
-from . import activations, augment, callbacks, datasets, init, losses, metrics, optimizers, schedules
-from ._divergence import DivergenceWarning
-from ._interrupt import TrainingInterrupted
-from .callbacks import Callback, EarlyStopping, LambdaCallback
-from .explain import Explanation, explain
-from .gradcheck import GradcheckResult, gradcheck
-from .io import ModelFileError, load
-from .layers import (
+from . import datasets
+from .core import moved
+from .io.model_file import ModelFileError, load
+from .nn import activations, init, losses, metrics
+from .nn.layers import (
     ELU,
     GELU,
     Activation,
@@ -26,13 +23,22 @@ from .layers import (
     Softplus,
     Tanh,
 )
-from .losses import MAE, MSE, BinaryCrossEntropy, CategoricalCrossEntropy, HalfSSE, Huber, Loss
-from .model import Sequential, mlp
-from .optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
-from .schedules import CosineAnnealingLR, ExponentialLR, LinearWarmup, ReduceLROnPlateau, StepLR
-from .training import History, fit
+from .nn.losses import MAE, MSE, BinaryCrossEntropy, CategoricalCrossEntropy, HalfSSE, Huber, Loss
+from .nn.model import Sequential, mlp
+from .optim import optimizers, schedules
+from .optim.optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
+from .optim.schedules import CosineAnnealingLR, ExponentialLR, LinearWarmup, ReduceLROnPlateau, StepLR
+from .teach.explain import Explanation, explain
+from .teach.gradcheck import GradcheckResult, gradcheck
+from .train import augment, callbacks
+from .train.callbacks import Callback, EarlyStopping, LambdaCallback
+from .train.divergence import DivergenceWarning
+from .train.interrupt import TrainingInterrupted
+from .train.loop import History, fit
 
 __version__ = "0.1.0"
+
+moved.install(__name__)  # old module paths (deltaprop.layers, deltaprop.seed, …) still import
 
 __all__ = [
     "ELU", "GELU", "MAE", "MSE", "SGD", "Activation", "Adam", "AdamW", "BinaryCrossEntropy", "Callback",

@@ -32,15 +32,15 @@ from sklearn.utils import check_random_state, compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from . import io as dpio
-from . import layers as layers_mod
-from . import losses as losses_mod
-from . import optimizers as optimizers_mod
-from ._registry import lookup
-from .backend import spawn_seeds
-from .callbacks import Callback
-from .model import Sequential
-from .training import fit as dp_fit
+from .core.backend import spawn_seeds
+from .core.registry import lookup
+from .io import model_file as dpio
+from .nn import layers as layers_mod
+from .nn import losses as losses_mod
+from .nn.model import Sequential
+from .optim import optimizers as optimizers_mod
+from .train.callbacks import Callback
+from .train.loop import fit as dp_fit
 
 _ACTIVATION_ALIASES = {"logistic": "sigmoid"}
 

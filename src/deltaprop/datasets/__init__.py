@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .._registry import lookup
+from ..core.registry import lookup
 from .idx import read_idx, write_idx
 from .mnist import (
     FASHION_CLASSES,

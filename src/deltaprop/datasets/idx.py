@@ -19,7 +19,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .._types import Array
+from ..core.types import Array
 
 # type code → big-endian dtype, as in the format description
 IDX_DTYPES: dict[int, np.dtype] = {

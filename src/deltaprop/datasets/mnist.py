@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .._types import Array
+from ..core.types import Array
 from .idx import read_idx
 
 Split = tuple[tuple[Array, Array], tuple[Array, Array]]

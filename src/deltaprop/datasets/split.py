@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from .._types import Array, Seed
-from ..backend import rng_from
+from ..core.backend import rng_from
+from ..core.types import Array, Seed
 
 
 def _sklearn_available() -> bool:

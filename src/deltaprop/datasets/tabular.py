@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .._types import Array
+from ..core.types import Array
 
 MISSING = {"", "na", "nan", "null", "none", "?"}
 

@@ -13,9 +13,9 @@ import math
 
 import numpy as np
 
-from .._types import Array, Seed
-from ..backend import rng_from
-from ..seed import XOR_X, XOR_Y
+from ..core.backend import rng_from
+from ..core.types import Array, Seed
+from ..teach.seed import XOR_X, XOR_Y
 
 GATE_X = XOR_X
 

@@ -1,0 +1,307 @@
+"""A training run's settings and the data they name: a TOML file, command-line flags, a data source.
+
+``load_config(path)`` reads a TOML file (stdlib ``tomllib``; ``tomli`` on Python 3.10) whose keys
+are the ``deltaprop train`` options with underscores, either at the top level or grouped in
+``[data]``, ``[model]``, ``[training]`` and ``[output]`` tables::
+
+    [data]
+    data = "moons"            # a built-in data set, a .csv (with target), a .npz, or an IDX folder
+    [model]
+    layers = [2, 16, 16, 2]
+    activation = "relu"
+    output = "softmax"
+    [training]
+    optimizer = "adam"
+    lr = 0.01
+    epochs = 200
+    batch_size = 32
+    validation_split = 0.2
+    early_stopping = 20
+    seed = 0
+    [output]
+    out = "moons.safetensors"
+    history = "history.json"
+
+``merge(defaults, config, flags)`` gives flags precedence over the file and the file over the
+defaults. ``load_data(spec, ...)`` turns a data source into arrays (``Data``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..core.types import Array
+
+#: every setting of ``deltaprop train``: name → (accepted types, default)
+SETTINGS: dict[str, tuple[tuple[type, ...], Any]] = {
+    "data": ((str,), None),
+    "target": ((str,), None),
+    "task": ((str,), "auto"),
+    "n_samples": ((int,), None),
+    "noise": ((int, float), None),
+    "standardize": ((bool,), False),
+    "test_split": ((int, float), 0.0),
+    "layers": ((list, str), None),
+    "activation": ((str,), "relu"),
+    "output": ((str,), None),
+    "init": ((str,), None),
+    "dropout": ((int, float), 0.0),
+    "dtype": ((str,), "float32"),
+    "loss": ((str,), None),
+    "optimizer": ((str,), "adam"),
+    "lr": ((int, float), None),
+    "momentum": ((int, float), 0.0),
+    "weight_decay": ((int, float), 0.0),
+    "epochs": ((int,), 100),
+    "batch_size": ((int,), 32),
+    "validation_split": ((int, float), 0.0),
+    "early_stopping": ((int,), None),
+    "seed": ((int,), 0),
+    "checkpoint": ((str,), None),
+    "checkpoint_every": ((int,), 1),
+    "resume": ((str,), None),
+    "out": ((str,), None),
+    "history": ((str,), None),
+    "plots": ((str,), None),
+}
+TABLES = ("data", "model", "training", "output")
+
+
+def _toml() -> Any:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
+    return tomllib
+
+
+def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The settings in a TOML file, flattened and type-checked; unknown keys are errors with a suggestion."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config: no such file {str(path)!r}.")
+    tomllib = _toml()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"config: {path.name} is not valid TOML: {err}.") from None
+    flat: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in TABLES and isinstance(value, dict):
+            for inner, v in value.items():
+                _put(flat, inner, v, path.name)
+        else:
+            _put(flat, key, value, path.name)
+    return flat
+
+
+def _put(flat: dict[str, Any], key: str, value: Any, file: str) -> None:
+    key = key.replace("-", "_")
+    if key not in SETTINGS:
+        close = difflib.get_close_matches(key, list(SETTINGS), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"config: unknown setting {key!r} in {file}; the settings are {', '.join(SETTINGS)}.{hint}")
+    if key in flat:
+        raise ValueError(f"config: {key!r} is set twice in {file}.")
+    types = SETTINGS[key][0]
+    if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
+        names = " or ".join({"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false",
+                             "list": "a list"}[t.__name__] for t in types)
+        raise ValueError(f"config: {key!r} in {file} must be {names}, got {value!r}.")
+    flat[key] = value
+
+
+def merge(config: Mapping[str, Any], flags: Mapping[str, Any]) -> dict[str, Any]:
+    """Defaults, overridden by the config file, overridden by flags that were given (not None)."""
+    out = {k: default for k, (_, default) in SETTINGS.items()}
+    out.update(config)
+    out.update({k: v for k, v in flags.items() if k in SETTINGS and v is not None})
+    return out
+
+
+def parse_layers(spec: Any) -> list[int]:
+    """Layer sizes from "784,128,10" or [784, 128, 10]."""
+    items = spec.replace(" ", "").split(",") if isinstance(spec, str) else list(spec)
+    try:
+        sizes = [int(s) for s in items]
+    except (TypeError, ValueError):
+        raise ValueError(f"layers must be comma-separated positive ints like 784,128,10, got {spec!r}.") from None
+    if len(sizes) < 2 or any(s < 1 for s in sizes) or any(isinstance(s, float) and s != int(s) for s in items):
+        raise ValueError(f"layers must list at least two positive sizes (inputs, ..., outputs), got {spec!r}.")
+    return sizes
+
+
+# ---------------------------------------------------------------------------------------------
+# Data sources
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class Data:
+    """Arrays from a data source. ``classes`` names the classes of a classification target
+    (labels are 0..k−1); it is None for regression. ``X_test``/``y_test`` are a held-out part the
+    source came with (MNIST files)."""
+
+    X: Array
+    y: Array | None
+    source: str
+    classes: list[str] | None = None
+    feature_names: list[str] | None = None
+    image_shape: tuple[int, int] | None = None
+    X_test: Array | None = None
+    y_test: Array | None = None
+
+    @property
+    def n_outputs(self) -> int:
+        """1 for binary classification or one regression target, k for k > 2 classes."""
+        if self.classes is not None:
+            return 1 if len(self.classes) == 2 else len(self.classes)
+        return 1 if self.y is None or self.y.ndim == 1 else self.y.shape[1]
+
+
+TASKS = ("auto", "classification", "regression")
+MAX_AUTO_CLASSES = 20
+
+
+def load_data(spec: str, *, target: str | None = None, n_samples: int | None = None, noise: float | None = None,
+              seed: int | None = 0, features: list[str] | None = None, need_target: bool = True,
+              task: str = "auto") -> Data:
+    """A built-in data set by name ("moons", "xor", "digits", …), a CSV file (``target`` names the
+    target column; default the last), a ``.npz`` (arrays X and y, or images and labels), or a
+    folder of MNIST IDX files. ``features`` reads exactly those CSV columns (as a saved model
+    recorded them); with ``need_target=False`` a CSV may lack the target column (for predict).
+
+    ``task="auto"`` makes class names and integer labels (at most 20 distinct values) a
+    classification and other numbers a regression; "classification" or "regression" decides."""
+    if task not in TASKS:
+        raise ValueError(f"data: task must be one of {', '.join(TASKS)}, got {task!r}.")
+    data = _load(spec, target, n_samples, noise, seed, features, need_target)
+    if data.y is not None and task == "regression" and data.classes is not None:
+        data.y, data.classes = data.y.astype(np.float64), None
+    elif data.y is not None and data.classes is None and task != "regression" and data.y.ndim == 1:
+        values = np.unique(data.y)
+        integral = bool(np.all(values == np.round(values)))
+        if task == "classification" or (integral and len(values) <= MAX_AUTO_CLASSES):
+            codes = np.searchsorted(values, data.y)
+            data.classes = [f"{v:g}" for v in values]
+            data.y = codes.astype(np.intp)
+    return data
+
+
+def _load(spec: str, target: str | None, n_samples: int | None, noise: float | None, seed: int | None,
+          features: list[str] | None, need_target: bool) -> Data:
+    from .. import datasets
+
+    path = Path(spec)
+    if path.is_dir():
+        (Xtr, ytr), (Xte, yte) = datasets.load_idx_folder(path)
+        return _images(str(spec), Xtr, ytr, Xte, yte, side=28)
+    if path.is_file():
+        suffix = path.suffix.lower()
+        if suffix == ".csv":
+            return _csv(path, target, features, need_target)
+        if suffix == ".npz":
+            return _npz(path)
+        raise ValueError(f"data: {path.name!r} is not a data file deltaprop reads; use a .csv, a .npz, "
+                         "a folder of MNIST IDX files, or a built-in data set name.")
+    if os.sep in spec or "." in spec:
+        raise FileNotFoundError(f"data: no such file or folder {spec!r}.")
+    names = sorted(k for k in datasets.DATASETS if k not in ("csv", "mnist_npz"))
+    name = spec.lower().replace("-", "_")
+    if name not in names:
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"data: {spec!r} is neither a file nor a built-in data set; the data sets are "
+                         f"{', '.join(names)}.{hint}")
+    kwargs: dict[str, Any] = {}
+    if name in ("moons", "circles", "spirals", "blobs"):
+        kwargs = {"seed": seed, **({"n": n_samples} if n_samples else {}), **({"noise": noise} if noise is not None
+                                                                             else {})}
+    loaded = datasets.load(name, **kwargs)
+    if name in ("mnist", "fashion_mnist"):
+        (Xtr, ytr), (Xte, yte) = loaded
+        return _images(name, Xtr, ytr, Xte, yte, side=28)
+    X, y = loaded
+    data = _arrays(name, np.asarray(X), np.asarray(y))
+    if name == "digits":
+        data.image_shape = (8, 8)
+    return data
+
+
+def _arrays(source: str, X: Array, y: Array | None) -> Data:
+    image_shape = None
+    if X.ndim == 3:
+        image_shape = (X.shape[1], X.shape[2])
+        X = X.reshape(len(X), -1)
+    if X.ndim != 2:
+        raise ValueError(f"data: {source}: X must be (n, features) or (n, rows, cols) images, got shape {X.shape}.")
+    if y is None:
+        return Data(X=X, y=None, source=source, image_shape=image_shape)
+    classes = None
+    if np.issubdtype(y.dtype, np.integer) or y.dtype == bool:
+        y = y.reshape(-1).astype(np.intp) if y.ndim == 2 and y.shape[1] == 1 else y.astype(np.intp)
+    elif y.ndim == 2 and y.shape[1] == 1 and np.isin(y, (0.0, 1.0)).all():  # a 0/1 column: binary labels
+        y = y[:, 0].astype(np.intp)
+    if y.ndim == 1 and np.issubdtype(y.dtype, np.integer):
+        if y.min() < 0:
+            raise ValueError(f"data: {source}: class labels must be 0..k-1, got a minimum of {y.min()}.")
+        classes = [str(c) for c in range(max(int(y.max()) + 1, 2))]
+    return Data(X=X, y=y, source=source, classes=classes, image_shape=image_shape)
+
+
+def _images(source: str, Xtr: Array, ytr: Array, Xte: Array, yte: Array, *, side: int) -> Data:
+    data = _arrays(source, Xtr, ytr)
+    data.X_test, data.y_test = Xte.reshape(len(Xte), -1), yte
+    pixels = data.X.shape[1]
+    data.image_shape = data.image_shape or ((side, side) if pixels == side * side else None)
+    return data
+
+
+def _csv(path: Path, target: str | None, features: list[str] | None, need_target: bool) -> Data:
+    from ..datasets import load_csv
+
+    if features is not None and not need_target:
+        with open(path, encoding="utf-8") as f:
+            header = [h.strip() for h in f.readline().split(",")]
+        if target is None or target not in header:  # features only: read the last one as the "target"
+            missing = [c for c in features if c not in header]
+            if missing:
+                raise ValueError(f"data: {path.name} lacks the column(s) {missing} the model was trained on.")
+            table = load_csv(path, target=features[-1], features=features[:-1], classification=False)
+            X = np.column_stack([table.X, table.y.astype(np.float64)])
+            return Data(X=X, y=None, source=str(path), feature_names=list(features))
+    table = load_csv(path, target=target, features=features)
+    classes = None if table.classes is None else [str(c) for c in table.classes]
+    return Data(X=table.X, y=table.y, source=str(path), classes=classes, feature_names=list(table.feature_names))
+
+
+def _npz(path: Path) -> Data:
+    from ..datasets import load_npz_mnist
+
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            keys = set(f.files)
+            if {"X", "y"} <= keys:
+                return _arrays(str(path), f["X"], f["y"])
+            if "X" in keys and len(keys) == 1:
+                return _arrays(str(path), f["X"], None)
+    except (ValueError, OSError) as err:
+        raise ValueError(f"data: {path.name} is not a readable .npz file ({err}).") from None
+    if {"images", "labels"} <= keys or {"x_train", "y_train", "x_test", "y_test"} <= keys:
+        (Xtr, ytr), (Xte, yte) = load_npz_mnist(path, scale=_is_uint8(path))
+        side = int(np.sqrt(Xtr.shape[1]))
+        return _images(str(path), Xtr, ytr, Xte, yte, side=side)
+    raise ValueError(f"data: {path.name} holds arrays {sorted(keys)}; expected 'X' and 'y', 'images' and 'labels', "
+                     "or 'x_train', 'y_train', 'x_test', 'y_test'.")
+
+
+def _is_uint8(path: Path) -> bool:
+    with np.load(path, allow_pickle=False) as f:
+        key = "images" if "images" in f.files else "x_train"
+        return bool(f[key].dtype == np.uint8)

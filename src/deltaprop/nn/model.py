@@ -1,0 +1,376 @@
+"""``Sequential``: a stack of layers with the forward pass, the backward pass and the training step.
+
+One training step is the seeds' loop (DESIGN.md): forward (E1, E2 per layer) → loss → output
+delta δ(L) (E3, or fused E8) → backward through the layers (E3–E6) → optimizer update (E9, E10).
+Parameters and gradients are exposed under the keys "<layer index>.W" and "<layer index>.b".
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..core.backend import as_dtype, rng_from, spawn_seeds, xp, zeros_aligned
+from ..core.types import Array, DType, Seed
+from ..core.validation import check_targets, check_X
+from ..optim import optimizers as optimizers_mod
+from . import losses as losses_mod
+from . import metrics as metrics_mod
+from .layers import Activation, Dense, Dropout, Layer
+from .layers import activation as make_activation
+
+if TYPE_CHECKING:
+    from ..train.loop import History
+
+
+class Sequential:
+    """Layers applied in order: ``Sequential([Dense(2, 2), Sigmoid(), Dense(2, 1), Sigmoid()])``.
+
+    ``dtype`` (float32 by default) converts every Dense layer; ``seed`` seeds the generator used
+    to shuffle mini-batches in ``fit``."""
+
+    def __init__(self, layers: Iterable[Layer], *, dtype: DType = None, seed: Seed = None) -> None:
+        self.layers: list[Layer] = list(layers)
+        if not self.layers:
+            raise ValueError("Sequential: layers is empty; pass at least one layer, e.g. [Dense(2, 1)].")
+        for i, layer in enumerate(self.layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"Sequential: layers[{i}] is a {type(layer).__name__}, not a deltaprop layer.")
+        dense = [layer for layer in self.layers if isinstance(layer, Dense)]
+        if not dense:
+            raise ValueError("Sequential: the network needs at least one Dense layer.")
+        self.dtype = as_dtype(dtype if dtype is not None else dense[0].dtype)
+        for layer in dense:
+            if layer.dtype != self.dtype:
+                layer.astype(self.dtype)
+        self.n_inputs = dense[0].n_in
+        self.n_outputs = self._check_chain()
+        self.rng = rng_from(seed)
+        self._pairs: list[tuple[str, Array, Array]] = []
+        self._pairs_for: tuple[Layer, ...] | None = None
+        self._first_dense_at = 0
+        self._overwrite_input: list[bool] = []
+        self._overwrite_delta: list[bool] = []
+        self._flat: tuple[Array, Array, dict[str, tuple[int, int, tuple[int, ...]]]] | None = None
+        self.param_grad_pairs()  # builds the flat parameter storage now, so references stay valid
+        self.stop_training = False
+        self.loss: losses_mod.Loss | None = None
+        self.optimizer: optimizers_mod.Optimizer | None = None
+        self.history: History | None = None
+
+    def _check_chain(self) -> int:
+        width = self.n_inputs
+        for i, layer in enumerate(self.layers):
+            try:
+                width = layer.output_size(width)
+            except ValueError as err:
+                raise ValueError(f"Sequential: layers[{i}]: {err}") from None
+        return width
+
+    # -- the forward and backward passes ---------------------------------------------------
+    def forward(self, X: Array, training: bool = True) -> Array:
+        """a(L) from the input rows X, layer by layer (E1, E2); each layer caches what backward needs.
+
+        ``training=True`` (the default, as in a training step) turns dropout on."""
+        a = X if getattr(X, "dtype", None) == self.dtype else xp.asarray(X, dtype=self.dtype)
+        self.param_grad_pairs()  # refreshes the cached structure if the layers changed
+        for layer, overwrite in zip(self.layers, self._overwrite_input):
+            a = layer.forward(a, training, overwrite=True) if overwrite else layer.forward(a, training)
+        return a
+
+    def backward(self, delta: Array, *, input_grad: bool = False) -> Array | None:
+        """Propagate ∂L/∂a(L) down through every layer, filling each layer's gradients (E3–E6).
+
+        ``delta`` is what a loss's ``grad`` returns. Returns ∂L/∂X if ``input_grad`` is true."""
+        return self._backward_from(len(self.layers), delta, input_grad=input_grad)
+
+    def _backward_from(self, top: int, delta: Array, *, input_grad: bool = False) -> Array | None:
+        """Backward through ``layers[:top]`` (``top`` < len when a fused loss already gave ∂L/∂z)."""
+        bottom = 0 if input_grad else self._first_dense
+        for i in range(top - 1, bottom - 1, -1):
+            layer = self.layers[i]
+            if i == bottom and not input_grad and isinstance(layer, Dense):
+                layer.backward(delta, input_grad=False)  # the input needs no gradient: skip δ W
+                return None
+            # the delta from a Dense layer above is a temporary: a layer that can may write over it
+            overwrite = i + 1 < top and self._overwrite_delta[i]
+            delta = layer.backward(delta, overwrite=True) if overwrite else layer.backward(delta)
+        return delta if input_grad else None
+
+    @property
+    def _first_dense(self) -> int:
+        """Index of the first Dense layer: backward stops there (nothing below has parameters)."""
+        self.param_grad_pairs()  # refreshes the cached structure if the layers changed
+        return self._first_dense_at
+
+    def output_delta(self, loss: losses_mod.Loss, a: Array, y: Array, sample_weight: Array | None = None, *,
+                     prepared: bool = False) -> tuple[float, Array, int]:
+        """(L, δ, top): the loss value and the delta to propagate from below layer ``top``.
+
+        When the last layer is the activation the loss fuses with (softmax + categorical CE,
+        sigmoid + binary CE), δ is ∂L/∂z = (a − y)/n (E8) and the value comes from the logits;
+        otherwise δ is ∂L/∂a and backward starts at the top (E3). ``prepared=True`` says y is
+        already a float array shaped like ``a`` (as ``fit`` makes it), which skips the target checks."""
+        if not prepared:
+            y = loss.prepare_targets(a, y)
+        last = self.layers[-1]
+        if loss.fuses_with is not None and isinstance(last, Activation) and last.name == loss.fuses_with:
+            value = loss._value_from_logits(last.z, y, sample_weight)  # type: ignore[attr-defined]
+            return value, loss._fused_delta(a, y, sample_weight), len(self.layers) - 1  # type: ignore[attr-defined]
+        return (*loss._value_and_grad(a, y, sample_weight), len(self.layers))
+
+    def train_on_batch(self, X: Array, y: Array, *, loss: str | losses_mod.Loss | None = None,
+                       optimizer: str | optimizers_mod.Optimizer | None = None,
+                       sample_weight: Array | None = None) -> float:
+        """One step of the seeds' loop on one batch: forward, loss, backward, update. Returns L
+        (computed before the update). ``loss``/``optimizer`` default to the last ones used."""
+        loss_obj = self._resolve_loss(loss)
+        opt = self._resolve_optimizer(optimizer)
+        a = self.forward(X, training=True)
+        value, delta, top = self.output_delta(loss_obj, a, y, sample_weight)
+        self._backward_from(top, delta)
+        opt.step(self)
+        return value
+
+    # -- parameters --------------------------------------------------------------------------
+    def param_grad_pairs(self) -> list[tuple[str, Array, Array]]:
+        """[(key, parameter, gradient), …]: the arrays an optimizer updates, built once and reused.
+
+        Layers keep the same arrays between steps (updates and gradients are written in place),
+        so the list is rebuilt only when the layers change."""
+        layers = tuple(self.layers)
+        if self._pairs_for is not layers and self._pairs_for != layers:
+            self._flat = self._flatten()
+            grads = self.gradients()
+            self._pairs = [(k, p, grads[k]) for k, p in self.parameters().items()]
+            self._first_dense_at = next(i for i, layer in enumerate(layers) if isinstance(layer, Dense))
+            # which layers may write over their input (forward) or their delta (backward): those that
+            # can, where the neighbour the array comes from made it new for them (Layer.overwrites)
+            self._overwrite_input = [layer.overwrites and i > 0 and layers[i - 1].fresh_output
+                                     for i, layer in enumerate(layers)]
+            self._overwrite_delta = [layer.overwrites and i + 1 < len(layers) and layers[i + 1].fresh_output
+                                     for i, layer in enumerate(layers)]
+            self._pairs_for = layers
+        return self._pairs
+
+    def _flatten(self) -> tuple[Array, Array, dict[str, tuple[int, int, tuple[int, ...]]]] | None:
+        """Put every parameter, and every gradient, into one contiguous vector (layers keep views).
+
+        An optimizer can then update all parameters with a handful of whole-vector operations
+        instead of a handful per parameter: the arithmetic per element is unchanged."""
+        params = self.parameters()
+        if any(p.dtype != self.dtype for p in params.values()):
+            return None
+        total = sum(p.size for p in params.values())
+        flat_w, flat_g = zeros_aligned(total, self.dtype), zeros_aligned(total, self.dtype)
+        slices: dict[str, tuple[int, int, tuple[int, ...]]] = {}
+        offset = 0
+        for i, layer in enumerate(self.layers):
+            views_w, views_g = {}, {}
+            for name, p in layer.params().items():
+                lo, hi = offset, offset + p.size
+                views_w[name], views_g[name] = flat_w[lo:hi].reshape(p.shape), flat_g[lo:hi].reshape(p.shape)
+                slices[f"{i}.{name}"] = (lo, hi, p.shape)
+                offset = hi
+            if views_w and not layer.bind_storage(views_w, views_g):
+                return None
+        return flat_w, flat_g, slices
+
+    def flat_parameters(self) -> tuple[Array, Array, dict[str, tuple[int, int, tuple[int, ...]]]] | None:
+        """(all parameters as one vector, all gradients as one vector, {key: (start, stop, shape)}),
+        or None when some layer keeps its own storage. The layers' arrays are views into these."""
+        self.param_grad_pairs()
+        return self._flat
+
+    def __getstate__(self) -> dict[str, Any]:
+        # copies and pickles rebuild the flat storage: views do not survive being copied
+        state = self.__dict__.copy()
+        for cached in ("_pairs", "_pairs_for", "_flat"):
+            state.pop(cached, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._pairs, self._pairs_for, self._flat = [], None, None
+        self.param_grad_pairs()
+
+    def parameters(self) -> dict[str, Array]:
+        """Every trainable array by key "<layer index>.<name>" ("0.W", "0.b", "2.W", …)."""
+        return {f"{i}.{name}": p for i, layer in enumerate(self.layers) for name, p in layer.params().items()}
+
+    def gradients(self) -> dict[str, Array]:
+        """∂L/∂(each parameter) from the last backward, with the keys of ``parameters()``."""
+        return {f"{i}.{name}": g for i, layer in enumerate(self.layers) for name, g in layer.grads().items()}
+
+    def get_weights(self) -> dict[str, Array]:
+        """A copy of every parameter (``set_weights`` puts it back)."""
+        return {k: v.copy() for k, v in self.parameters().items()}
+
+    def set_weights(self, weights: Mapping[str, Array]) -> None:
+        """Copy arrays into the parameters in place; keys and shapes must match ``parameters()``."""
+        params = self.parameters()
+        missing = set(params) - set(weights)
+        extra = set(weights) - set(params)
+        if missing or extra:
+            raise ValueError(f"set_weights: keys differ from the model's; missing {sorted(missing)}, "
+                             f"unexpected {sorted(extra)}.")
+        for key, p in params.items():
+            w = np.asarray(weights[key])
+            if w.shape != p.shape:
+                raise ValueError(f"set_weights: shape mismatch for {key!r}: the model has {p.shape}, got {w.shape}.")
+            p[...] = w
+
+    @property
+    def n_params(self) -> int:
+        """Total number of trainable scalars."""
+        return int(sum(p.size for p in self.parameters().values()))
+
+    def copy(self) -> Sequential:
+        """A deep copy (weights, optimizer-free)."""
+        return copy.deepcopy(self)
+
+    def astype(self, dtype: DType) -> Sequential:
+        """A copy of the network in another dtype (e.g. float64 for gradient checks)."""
+        clone = self.copy()
+        clone.dtype = as_dtype(dtype)
+        for layer in clone.layers:
+            layer.astype(clone.dtype)
+        clone._pairs_for = None
+        clone.param_grad_pairs()
+        return clone
+
+    # -- inference and evaluation ------------------------------------------------------------
+    def predict(self, X: Any, *, batch_size: int | None = None) -> Array:
+        """Network outputs a(L) for the rows of X (dropout off). Large inputs can go in batches."""
+        X = check_X(X, dtype=self.dtype, n_features=self.n_inputs, where="predict")
+        if batch_size is None or batch_size >= len(X):
+            return self.forward(X, training=False)
+        return np.concatenate([self.forward(X[s:s + batch_size], training=False)
+                               for s in range(0, len(X), batch_size)])
+
+    def predict_classes(self, X: Any) -> Array:
+        """Class indices: argmax of the outputs, or output ≥ 0.5 for a single output unit."""
+        a = self.predict(X)
+        return a.argmax(axis=1) if a.shape[1] > 1 else (a[:, 0] >= 0.5).astype(np.intp)
+
+    def evaluate(self, X: Any, y: Any, *, loss: str | losses_mod.Loss | None = None,
+                 metrics: Sequence[Any] = ()) -> dict[str, float]:
+        """{"loss": L, <metric>: value, …} on (X, y) with dropout off."""
+        loss_obj = self._resolve_loss(loss)
+        X = check_X(X, dtype=self.dtype, n_features=self.n_inputs, where="evaluate")
+        check_targets(self, loss_obj, y, len(X), where="evaluate")  # a clear error, not one from inside a loss
+        a = self.forward(X, training=False)
+        value = self.output_delta(loss_obj, a, y)[0] if loss_obj.fuses_with else loss_obj.value(a, y)
+        out = {"loss": float(value)}
+        for spec in metrics:
+            name, fn = metrics_mod.get(spec)
+            out[name] = fn(a, y)
+        return out
+
+    def fit(self, X: Any, y: Any, **kwargs: Any) -> History:
+        """Train with mini-batch gradient descent; see ``deltaprop.training.fit`` for the arguments."""
+        from ..train.loop import fit
+
+        return fit(self, X, y, **kwargs)
+
+    def save(self, path: Any, *, metadata: Any = None) -> None:
+        """Write the model to a safetensors file (no pickle); ``deltaprop.load(path)`` reads it back."""
+        from ..io.model_file import save
+
+        save(self, path, metadata=metadata)
+
+    def _resolve_loss(self, loss: str | losses_mod.Loss | None) -> losses_mod.Loss:
+        if loss is None:
+            if self.loss is None:
+                self.loss = losses_mod.get(default_loss(self))
+            return self.loss
+        self.loss = losses_mod.get(loss)
+        return self.loss
+
+    def _resolve_optimizer(self, optimizer: str | optimizers_mod.Optimizer | None) -> optimizers_mod.Optimizer:
+        if optimizer is None:
+            if self.optimizer is None:
+                raise ValueError("train_on_batch: no optimizer yet; pass optimizer=deltaprop.SGD(lr=0.1) or 'adam'.")
+            return self.optimizer
+        self.optimizer = optimizers_mod.get(optimizer)
+        return self.optimizer
+
+    # -- display -----------------------------------------------------------------------------
+    def summary(self) -> str:
+        """A table of layers, output shapes and parameter counts."""
+        rows = [("#", "layer", "output shape", "params")]
+        width = self.n_inputs
+        for i, layer in enumerate(self.layers):
+            width = layer.output_size(width)
+            n = sum(p.size for p in layer.params().values())
+            rows.append((str(i), repr(layer), f"(n, {width})", f"{n:,}"))
+        w = [max(len(r[c]) for r in rows) for c in range(4)]
+        line = "-" * (sum(w) + 6)
+        body = [f"{r[0]:>{w[0]}}  {r[1]:<{w[1]}}  {r[2]:<{w[2]}}  {r[3]:>{w[3]}}" for r in rows]
+        return "\n".join([body[0], line, *body[1:], line,
+                          f"input: (n, {self.n_inputs})   parameters: {self.n_params:,}   dtype: {self.dtype}"])
+
+    def __repr__(self) -> str:
+        inner = ",\n".join(f"    {layer!r}" for layer in self.layers)
+        return f"Sequential([\n{inner},\n], dtype={self.dtype.name})"
+
+    def _summary_rows(self) -> list[tuple[str, str, str, str]]:
+        rows, width = [], self.n_inputs
+        for i, layer in enumerate(self.layers):
+            width = layer.output_size(width)
+            rows.append((str(i), repr(layer), f"(n, {width})", f"{sum(p.size for p in layer.params().values()):,}"))
+        return rows
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter display: the summary as a Markdown table."""
+        body = "\n".join(f"| {i} | `{name}` | {shape} | {n} |" for i, name, shape, n in self._summary_rows())
+        return (f"| # | layer | output shape | params |\n|---|---|---|---:|\n{body}\n\n"
+                f"input: (n, {self.n_inputs}) · parameters: {self.n_params:,} · dtype: {self.dtype}\n")
+
+    def _repr_html_(self) -> str:
+        """Jupyter display: the summary as an HTML table."""
+        import html
+
+        cells = "".join(f"<tr><td>{i}</td><td><code>{html.escape(name)}</code></td><td>{shape}</td>"
+                        f"<td style='text-align:right'>{n}</td></tr>" for i, name, shape, n in self._summary_rows())
+        return (f"<table><thead><tr><th>#</th><th>layer</th><th>output shape</th><th>params</th></tr></thead>"
+                f"<tbody>{cells}</tbody></table><p>input: (n, {self.n_inputs}) · parameters: {self.n_params:,}"
+                f" · dtype: {self.dtype}</p>")
+
+
+def default_loss(model: Sequential) -> str:
+    """The loss that goes with the output activation: softmax → cross-entropy, sigmoid → binary
+    cross-entropy, anything else → MSE."""
+    last = model.layers[-1]
+    name = last.name if isinstance(last, Activation) else "identity"
+    return {"softmax": "categorical_crossentropy", "sigmoid": "binary_crossentropy"}.get(name, "mse")
+
+
+def mlp(sizes: Sequence[int], *, activation: str = "tanh",
+        output_activation: str | None = "identity", init: str | None = None, dropout: float = 0.0,
+        seed: Seed = None, dtype: DType = None) -> Sequential:
+    """A multilayer perceptron: ``mlp([2, 4, 1])`` is Dense(2, 4) → tanh → Dense(4, 1) → identity.
+
+    ``activation`` is used after every hidden layer and ``output_activation`` after the last.
+    ``init`` defaults to He uniform for ReLU-family hidden layers and Glorot uniform otherwise.
+    ``dropout`` > 0 inserts Dropout after each hidden activation. ``seed`` fixes every random draw."""
+    sizes = list(sizes)
+    if len(sizes) < 2 or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in sizes):
+        raise ValueError(f"mlp: sizes must list at least two positive ints (inputs, ..., outputs), got {sizes!r}.")
+    n_dense = len(sizes) - 1
+    rngs = spawn_seeds(seed, 2 * n_dense + 1)
+    hidden_act = activation
+    if init is None:
+        init = "he_uniform" if str(hidden_act).lower().replace("_", "") in ("relu", "leakyrelu", "elu", "gelu") \
+            else "glorot_uniform"
+    layers: list[Layer] = []
+    for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        last = k == n_dense - 1
+        layers.append(Dense(n_in, n_out, init="glorot_uniform" if last else init, seed=rngs[k], dtype=dtype))
+        layers.append(make_activation(output_activation if last else hidden_act))
+        if dropout and not last:
+            layers.append(Dropout(dropout, seed=rngs[n_dense + k]))
+    return Sequential(layers, dtype=dtype, seed=rngs[-1])
