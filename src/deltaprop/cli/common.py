@@ -1,0 +1,99 @@
+"""What several commands share: loading a model and its data, the stored input standardisation,
+writing plots and text outputs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def load_model(path: str) -> tuple[Any, dict[str, Any]]:
+    from ..io.model_file import load, read_metadata
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no such model file {path!r}.")
+    model = load(path)
+    user = read_metadata(path).get("user")
+    return model, user if isinstance(user, dict) else {}
+
+
+def model_data(spec: str, meta: dict[str, Any], *, target: str | None, need_target: bool, part: str) -> Any:
+    from .config import load_data
+
+    task = ("classification" if meta.get("classes") else "regression") if meta else "auto"
+    data = load_data(spec, target=target or meta.get("target"), features=meta.get("feature_names"),
+                     need_target=need_target, task=task)
+    if part == "test" and data.X_test is not None:
+        data.X, data.y = data.X_test, data.y_test
+    classes = meta.get("classes")
+    if data.y is not None and classes and data.classes and data.classes != classes:
+        # the file's own classes, renumbered as the model learned them
+        lookup = {name: k for k, name in enumerate(classes)}
+        unknown = sorted(set(data.classes) - set(lookup))
+        if unknown:
+            raise ValueError(f"{spec}: classes {unknown} were not in the training data ({', '.join(classes)}).")
+        data.y = np.array([lookup[data.classes[i]] for i in data.y], dtype=np.intp)
+        data.classes = list(classes)
+    return data
+
+
+def input_transform(mean: Any, std: Any) -> Callable[[np.ndarray], np.ndarray]:
+    if mean is None:
+        return lambda X: X
+    mean_a, std_a = np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
+    return lambda X: (np.asarray(X, dtype=np.float64) - mean_a) / std_a
+
+
+def write_plots(folder: Path, *, model: Any, history: Any, monitor: Any, data: Any, X: Any, y: Any,
+                 transform: Callable[[np.ndarray], np.ndarray], fmt: str, label: str | None = None) -> list[Path]:
+    from ..teach import plots
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    if history is not None:
+        written.append(plots.save(plots.plot_history(history), folder / f"loss.{fmt}"))
+    if monitor is not None:
+        written.append(plots.save(plots.plot_gradient_norms(monitor), folder / f"gradients.{fmt}"))
+    if model is not None and X is not None and y is not None and data.classes is not None:
+        if X.shape[1] == 2:
+            written.append(plots.save(plots.plot_decision_boundary(
+                model, X, y, class_names=data.classes, feature_names=data.feature_names, transform=transform,
+                data_label=label),
+                folder / f"decision_boundary.{fmt}"))
+        pred = model.predict_classes(transform(X))
+        written.append(plots.save(plots.plot_confusion_matrix(y, pred, class_names=data.classes, data_label=label),
+                                  folder / f"confusion_matrix.{fmt}"))
+    if model is not None and data is not None and data.image_shape is not None:
+        written.append(plots.save(plots.plot_first_layer(model, image_shape=data.image_shape),
+                                  folder / f"first_layer.{fmt}"))
+    for path in written:
+        print(f"wrote {path}")
+    return written
+
+
+def model_from_args(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """The model named by --model, built from --layers, or the seed's XOR network."""
+    if getattr(args, "model", None):
+        return load_model(args.model)
+    if getattr(args, "layers", None):
+        from ..nn.model import mlp
+        from .config import parse_layers
+
+        return mlp(parse_layers(args.layers), activation=args.activation, output_activation=args.output,
+                   seed=args.seed, dtype="float64"), {}
+    from ..teach.seed import seed_network
+
+    return seed_network(), {}
+
+
+def emit(text: str, out: str | None) -> None:
+    if out:
+        Path(out).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        print(f"wrote {out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")

@@ -1,0 +1,46 @@
+"""``deltaprop evaluate``: the loss and metrics of a saved model on a data file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from .common import input_transform, load_model, model_data, write_plots
+from .parser import add_command
+
+
+def add_parser(sub: Any) -> None:
+    p = add_command(sub, "evaluate", run, "evaluate a saved model on a data file",
+                    "Loss and accuracy (classification) or MSE, MAE and R² (regression) of a saved model. Sources "
+                    "with their own test part (MNIST files) are evaluated on it unless --part train.",
+                    "  deltaprop evaluate moons.safetensors moons\n"
+                    "  deltaprop evaluate iris.safetensors iris.csv --json\n"
+                    "  deltaprop evaluate mnist.safetensors mnist10k.npz --plots plots/")
+    p.add_argument("model", metavar="MODEL", help="a model file written by train --out")
+    p.add_argument("data", metavar="DATA", help="data set name, .csv, .npz or IDX folder")
+    p.add_argument("--target", metavar="COLUMN", help="the CSV target column (default: as in training)")
+    p.add_argument("--part", choices=["test", "train"], default="test", help="for sources with a test part")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--plots", metavar="DIR", help="write the confusion matrix (and more) to DIR")
+    p.add_argument("--plot-format", choices=["png", "svg"], default="png")
+
+
+def run(args: argparse.Namespace) -> int:
+    model, meta = load_model(args.model)
+    data = model_data(args.data, meta, target=args.target, need_target=True, part=args.part)
+    transform = input_transform(meta.get("input_mean"), meta.get("input_std"))
+    classify = bool(meta.get("classes") or data.classes)
+    metrics = ["accuracy"] if classify else ["mse", "mae", "r2"]
+    results = model.evaluate(transform(data.X), data.y, metrics=metrics)
+    if args.json:
+        print(json.dumps({"model": args.model, "data": args.data, "n": len(data.X), **results}))
+    else:
+        print(f"{args.model} on {args.data} ({len(data.X):,} samples):")
+        for key, value in results.items():
+            print(f"  {key:<10} {value:.4f}")
+    if args.plots and classify:
+        write_plots(Path(args.plots), model=model, history=None, monitor=None, data=data, X=data.X, y=data.y,
+                     transform=transform, fmt=args.plot_format)
+    return 0

@@ -1,0 +1,58 @@
+"""``deltaprop predict``: a saved model's predictions as CSV."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import numpy as np
+
+from .common import input_transform, load_model, model_data
+from .parser import add_command
+
+
+def add_parser(sub: Any) -> None:
+    p = add_command(sub, "predict", run, "predict with a saved model; CSV to stdout or a file",
+                    "Predictions of a saved model, one CSV row per sample: the predicted class (by name when the "
+                    "training data had names) or value, and with --proba the class probabilities.",
+                    "  deltaprop predict iris.safetensors new_flowers.csv\n"
+                    "  deltaprop predict iris.safetensors iris.csv --proba --out predictions.csv")
+    p.add_argument("model", metavar="MODEL", help="a model file written by train --out")
+    p.add_argument("data", metavar="DATA", help="data set name, .csv (the target column may be absent), .npz")
+    p.add_argument("--target", metavar="COLUMN", help="the CSV target column, ignored if present")
+    p.add_argument("--part", choices=["test", "train"], default="test", help="for sources with a test part")
+    p.add_argument("--proba", action="store_true", help="add a probability column per class")
+    p.add_argument("--out", metavar="FILE.csv", help="write here instead of stdout")
+
+
+def run(args: argparse.Namespace) -> int:
+    import csv
+
+    model, meta = load_model(args.model)
+    data = model_data(args.data, meta, target=args.target, need_target=False, part=args.part)
+    transform = input_transform(meta.get("input_mean"), meta.get("input_std"))
+    a = model.predict(transform(data.X))
+    classes = meta.get("classes") or data.classes
+    if classes:
+        idx = a.argmax(axis=1) if a.shape[1] > 1 else (a[:, 0] >= 0.5).astype(np.intp)
+        header = ["prediction"]
+        rows: list[list[Any]] = [[classes[i]] for i in idx]
+        if args.proba:
+            probs = a if a.shape[1] > 1 else np.column_stack([1 - a[:, 0], a[:, 0]])
+            header += [f"p_{c}" for c in classes]
+            rows = [r + [f"{p:.4f}" for p in ps] for r, ps in zip(rows, probs)]
+    else:
+        header = ["prediction"] if a.shape[1] == 1 else [f"prediction_{j}" for j in range(a.shape[1])]
+        rows = [[f"{v:.6g}" for v in r] for r in a]
+    out = open(args.out, "w", newline="", encoding="utf-8") if args.out else sys.stdout
+    try:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+    finally:
+        if args.out:
+            out.close()
+    if args.out:
+        print(f"wrote {len(rows):,} predictions to {args.out}", file=sys.stderr)
+    return 0

@@ -1,0 +1,206 @@
+"""``deltaprop train``: a network trained on a data set, a CSV, an NPZ or MNIST files; the run's report and outputs."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .common import input_transform, write_plots
+from .parser import add_command, fraction, non_negative_float, non_negative_int, positive_float, positive_int
+
+
+def add_parser(sub: Any) -> None:
+    p = add_command(sub, "train", run, "train a network on a data set, a CSV, an NPZ or MNIST files",
+                    "Train a multilayer perceptron. Data: a built-in data set (xor, moons, circles, spirals, blobs, "
+                    "digits, mnist), a CSV file (--target names the target column), an .npz (X and y, or images and "
+                    "labels) or a folder of MNIST IDX files. Settings can come from a TOML file (--config); flags "
+                    "override it.",
+                    "  deltaprop train --data moons --layers 2,16,16,2 --epochs 200 --out moons.safetensors\n"
+                    "  deltaprop train --data iris.csv --target species --standardize --layers 4,16,3 "
+                    "--history history.json --plots plots/\n"
+                    "  deltaprop train --data mnist10k.npz --layers 784,128,10 --epochs 10 --batch-size 64\n"
+                    "  deltaprop train --config run.toml --epochs 50")
+    g = p.add_argument_group("data")
+    g.add_argument("--data", metavar="SOURCE", help="data set name, .csv, .npz or IDX folder")
+    g.add_argument("--target", metavar="COLUMN", help="the CSV column to predict (default: the last)")
+    g.add_argument("--task", choices=["auto", "classification", "regression"],
+                   help="auto (default): class names and integer labels (up to 20 values) are classes")
+    g.add_argument("--n-samples", type=positive_int, metavar="N", help="samples drawn for 2-D toy sets")
+    g.add_argument("--noise", type=non_negative_float, help="noise of 2-D toy sets")
+    g.add_argument("--standardize", action="store_true", default=None,
+                   help="scale each feature to mean 0, std 1 (stored in the model file)")
+    g.add_argument("--test-split", type=fraction, metavar="FRACTION",
+                   help="hold out this fraction for a final test (sources without their own test part)")
+    g = p.add_argument_group("network")
+    g.add_argument("--layers", metavar="SIZES",
+                   help="layer sizes, inputs first: 784,128,10 (default: inputs,32,outputs)")
+    g.add_argument("--activation", metavar="NAME", help="hidden activation: relu (default), tanh, sigmoid, …")
+    g.add_argument("--output", metavar="NAME", help="output activation (default: softmax/sigmoid for classes, "
+                                                    "identity for regression)")
+    g.add_argument("--init", metavar="NAME", help="weight initialiser (default: He for ReLU, Glorot otherwise)")
+    g.add_argument("--dropout", type=fraction, help="dropout after each hidden layer (0)")
+    g.add_argument("--dtype", choices=["float32", "float64"], help="float32 (default) or float64")
+    g = p.add_argument_group("training")
+    g.add_argument("--loss", metavar="NAME", help="loss (default: cross-entropy for classes, MSE for regression)")
+    g.add_argument("--optimizer", metavar="NAME", help="sgd, rmsprop, adam (default), adamw")
+    g.add_argument("--lr", type=positive_float, help="learning rate (default: the optimizer's)")
+    g.add_argument("--momentum", type=non_negative_float, help="momentum for sgd/rmsprop")
+    g.add_argument("--weight-decay", type=non_negative_float, help="L2 weight decay")
+    g.add_argument("--epochs", type=positive_int, help="epochs (100)")
+    g.add_argument("--batch-size", type=non_negative_int, help="mini-batch size (32; 0 = full batch)")
+    g.add_argument("--validation-split", type=fraction, metavar="FRACTION", help="fraction held out for validation")
+    g.add_argument("--early-stopping", type=non_negative_int, metavar="PATIENCE",
+                   help="stop after PATIENCE epochs without improvement; keep the best weights")
+    g.add_argument("--seed", type=non_negative_int, help="seed for weights, shuffling and splits (0)")
+    g.add_argument("--checkpoint", metavar="FILE", help="save the training state to FILE every --checkpoint-every "
+                                                        "epochs, at the end, and on Ctrl-C or SIGTERM")
+    g.add_argument("--checkpoint-every", type=positive_int, metavar="N", help="epochs between checkpoints (1)")
+    g.add_argument("--resume", metavar="FILE", help="continue the run saved in FILE (same settings; --epochs is the "
+                                                    "total)")
+    g.add_argument("--config", metavar="FILE.toml", help="read settings from a TOML file (flags override it)")
+    g.add_argument("--progress", choices=["bar", "lines", "none"], default="bar",
+                   help="a progress bar (default; needs tqdm), a line per epoch, or nothing")
+    g = p.add_argument_group("output")
+    g.add_argument("--out", metavar="FILE", help="save the trained model (e.g. model.safetensors)")
+    g.add_argument("--history", metavar="FILE", help="save the per-epoch history (.json or .csv)")
+    g.add_argument("--plots", metavar="DIR", help="write loss, gradient, decision boundary … plots (PNG) to DIR")
+
+
+def run(args: argparse.Namespace) -> int:
+    from .config import load_config, merge
+
+    config = load_config(args.config) if args.config else {}
+    settings = merge(config, vars(args))
+    if settings["data"] is None:
+        raise ValueError("train: no data; pass --data with a data set name or a file (or set data in --config).")
+    run_training(settings, progress=args.progress)
+    return 0
+
+
+def run_training(s: dict[str, Any], *, progress: str = "bar", every: int | None = None) -> Any:
+    from ..nn.model import mlp
+    from ..optim import optimizers
+    from ..teach.diagnosis import TrainingMonitor, diagnose
+    from ..train.callbacks import EarlyStopping, LambdaCallback
+    from .config import load_data, parse_layers
+
+    data = load_data(s["data"], target=s["target"], n_samples=s["n_samples"], noise=s["noise"], seed=s["seed"],
+                     task=s["task"])
+    if data.y is None:
+        raise ValueError(f"train: {data.source} has no targets; pass a file with a target column (--target).")
+    X, y = data.X, data.y
+    X_test, y_test = data.X_test, data.y_test
+    if s["test_split"] and X_test is None:
+        from ..datasets import train_test_split
+
+        X, X_test, y, y_test = train_test_split(X, y, test_size=s["test_split"], seed=s["seed"],
+                                                stratify=data.classes is not None)
+    mean, std = None, None
+    if s["standardize"]:
+        mean, std = X.mean(axis=0), X.std(axis=0)
+        std = np.where(std > 0, std, 1.0)
+    transform = input_transform(mean, std)
+    sizes = parse_layers(s["layers"]) if s["layers"] is not None else [X.shape[1], 32, data.n_outputs]
+    _check_sizes(sizes, X, data)
+    classify = data.classes is not None
+    output = s["output"] or (("sigmoid" if sizes[-1] == 1 else "softmax") if classify else "identity")
+    model = mlp(sizes, activation=s["activation"], output_activation=output, init=s["init"], dropout=s["dropout"],
+                seed=s["seed"], dtype=s["dtype"])
+    opt_kwargs: dict[str, Any] = {}
+    if s["lr"] is not None:
+        opt_kwargs["lr"] = s["lr"]
+    if s["momentum"]:
+        if s["optimizer"].lower() not in ("sgd", "rmsprop"):
+            raise ValueError(f"train: --momentum applies to sgd and rmsprop, not {s['optimizer']!r}.")
+        opt_kwargs["momentum"] = s["momentum"]
+    if s["weight_decay"]:
+        opt_kwargs["weight_decay"] = s["weight_decay"]
+    optimizer = optimizers.get(s["optimizer"], **opt_kwargs)
+    monitor = TrainingMonitor()
+    callbacks: list[Any] = [monitor]
+    validate = bool(s["validation_split"])
+    if s["early_stopping"] is not None:
+        callbacks.append(EarlyStopping("val_loss" if validate else "loss", patience=s["early_stopping"]))
+    metrics = ["accuracy"] if classify else ["mae"]
+    verbose = {"bar": 1, "lines": 0, "none": 0}[progress]
+    if progress == "lines":
+        step = every or max(1, s["epochs"] // 10)
+
+        def report(epoch: int, logs: dict[str, float]) -> None:
+            if epoch == 0 or (epoch + 1) % step == 0:
+                print(f"epoch {epoch + 1:>5}  " + "  ".join(f"{k} {v:.4f}" for k, v in logs.items() if k != "lr"),
+                      flush=True)
+
+        callbacks.append(LambdaCallback(on_epoch_end=report))
+
+    print(f"data: {data.source}: {len(X):,} training samples, {X.shape[1]} features"
+          + (f", {len(data.classes)} classes" if classify else ", regression")
+          + (f"; {len(X_test):,} test samples" if X_test is not None else ""))
+    print(model.summary() + "\n")
+    start = time.perf_counter()
+    history = model.fit(transform(X), y, loss=s["loss"], optimizer=optimizer, epochs=s["epochs"],
+                        batch_size=s["batch_size"] or None, validation_split=s["validation_split"], metrics=metrics,
+                        callbacks=callbacks, verbose=verbose, seed=s["seed"], checkpoint=s["checkpoint"],
+                        checkpoint_every=s["checkpoint_every"], resume=s["resume"])
+    seconds = time.perf_counter() - start
+
+    print(f"\ntrained {len(history)} epoch(s) in {seconds:.1f} s"
+          + (" (stopped early)" if history.stopped_early else ""))
+    stopper = next((cb for cb in callbacks if isinstance(cb, EarlyStopping)), None)
+    if stopper is not None and stopper.best_epoch >= 0 and stopper.best_epoch + 1 < len(history):
+        print(f"kept the weights of epoch {stopper.best_epoch + 1}, where {stopper.monitor} was lowest "
+              f"({stopper.best:.4f}); the last epoch's logs:")
+    for key, values in history.history.items():
+        if key != "lr":
+            print(f"  {key:<14} {values[-1]:.4f}")
+    if X_test is not None and y_test is not None:
+        for key, value in model.evaluate(transform(X_test), y_test, metrics=metrics).items():
+            print(f"  test_{key:<9} {value:.4f}")
+    kept = stopper.best_epoch if stopper is not None and stopper.restore_best_weights else None
+    diagnosis = diagnose(monitor, history, kept_epoch=kept if kept is not None and kept >= 0 else None)
+    print("\ntraining diagnosis:\n" + diagnosis.summary())
+
+    for key in ("out", "history"):
+        if s[key]:
+            Path(s[key]).parent.mkdir(parents=True, exist_ok=True)
+    if s["out"]:
+        meta = {"data": data.source, "classes": data.classes, "feature_names": data.feature_names,
+                "target": s["target"], "image_shape": list(data.image_shape) if data.image_shape else None,
+                "input_mean": None if mean is None else mean.tolist(),
+                "input_std": None if std is None else std.tolist()}
+        model.save(s["out"], metadata=meta)
+        print(f"\nsaved the model to {s['out']}")
+    if s["history"]:
+        from ..teach.plots import save_history
+
+        save_history(history, s["history"])
+        print(f"saved the history to {s['history']}")
+    if s["plots"]:
+        write_plots(Path(s["plots"]), model=model, history=history, monitor=monitor, data=data,
+                     X=X_test if X_test is not None else X, y=y_test if y_test is not None else y,
+                     transform=transform, fmt="png", label="test data" if X_test is not None else "training data")
+    return model, history, diagnosis
+
+
+def _check_sizes(sizes: list[int], X: np.ndarray, data: Any) -> None:
+    if X.shape[1] == 0:
+        raise ValueError(f"train: {data.source} has no feature columns besides the target; add input columns.")
+    if data.classes is not None and len(data.classes) < 2:
+        raise ValueError(f"train: the target of {data.source} has only one class ({data.classes[0]!r}); a classifier "
+                         "needs examples of at least two classes (or pass --task regression for numeric targets).")
+    if sizes[0] != X.shape[1]:
+        raise ValueError(f"train: --layers starts with {sizes[0]} inputs but {data.source} has {X.shape[1]} features; "
+                         f"start the list with {X.shape[1]}.")
+    if data.classes is not None:
+        k = len(data.classes)
+        ok = (1, 2) if k == 2 else (k,)
+        if sizes[-1] not in ok:
+            raise ValueError(f"train: --layers ends with {sizes[-1]} outputs but the data has {k} classes; end it "
+                             f"with {' or '.join(map(str, ok))}.")
+    elif sizes[-1] != data.n_outputs:
+        raise ValueError(f"train: --layers ends with {sizes[-1]} outputs but the data has {data.n_outputs} target "
+                         f"column(s).")
