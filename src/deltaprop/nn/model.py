@@ -23,7 +23,12 @@ from .layers import Activation, Dense, Dropout, Layer
 from .layers import activation as make_activation
 
 if TYPE_CHECKING:
-    from ..train.loop import History
+    import os
+    from collections.abc import Callable
+
+    from ..optim.schedules import Schedule
+    from ..train.callbacks import Callback
+    from ..train.history import History
 
 
 class Sequential:
@@ -270,11 +275,25 @@ class Sequential:
             out[name] = fn(a, y)
         return out
 
-    def fit(self, X: Any, y: Any, **kwargs: Any) -> History:
-        """Train with mini-batch gradient descent; see ``deltaprop.training.fit`` for the arguments."""
+    def fit(self, X: Any, y: Any, *, loss: str | losses_mod.Loss | None = None,
+            optimizer: str | optimizers_mod.Optimizer = "adam", epochs: int = 1, batch_size: int | None = None,
+            shuffle: bool = True, validation_data: tuple[Any, Any] | None = None, validation_split: float = 0.0,
+            metrics: Sequence[Any] = (), callbacks: Sequence[Callback] = (), verbose: int = 0,
+            sample_weight: Any = None, class_weight: dict[Any, float] | str | None = None,
+            lr_schedule: Schedule | None = None, tol: float | None = None, n_iter_no_change: int = 10,
+            augment: Callable[[Array, np.random.Generator], Array] | None = None, seed: Seed = None,
+            checkpoint: str | os.PathLike[str] | None = None, checkpoint_every: int = 1,
+            resume: str | os.PathLike[str] | None = None, on_divergence: str = "raise") -> History:
+        """Train with mini-batch gradient descent and return the History: ``deltaprop.fit(self, X, y, ...)``,
+        whose documentation describes each argument (docs/api.md, "Training")."""
         from ..train.loop import fit
 
-        return fit(self, X, y, **kwargs)
+        return fit(self, X, y, loss=loss, optimizer=optimizer, epochs=epochs, batch_size=batch_size, shuffle=shuffle,
+                   validation_data=validation_data, validation_split=validation_split, metrics=metrics,
+                   callbacks=callbacks, verbose=verbose, sample_weight=sample_weight, class_weight=class_weight,
+                   lr_schedule=lr_schedule, tol=tol, n_iter_no_change=n_iter_no_change, augment=augment, seed=seed,
+                   checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume,
+                   on_divergence=on_divergence)
 
     def save(self, path: Any, *, metadata: Any = None) -> None:
         """Write the model to a safetensors file (no pickle); ``deltaprop.load(path)`` reads it back."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from ..nn.model import Sequential
     from ..optim.optimizers import Optimizer
     from .callbacks import Callback
-    from .loop import History
+    from .history import History
 
 _REF = "__tensor__"
 
@@ -151,10 +151,12 @@ class Checkpoint:
             return epochs, self.step, best, stall
         return self.epoch, self.step, best, stall
 
-    def continue_epoch(self, rng: np.random.Generator, n: int, *, shuffled: bool, n_metrics: int,
+    def continue_epoch(self, rng: np.random.Generator, n: int, *,
+                       draw_order: Callable[[np.random.Generator], np.ndarray | None], n_metrics: int,
                        batch_size: int) -> tuple[Any, np.ndarray | None, int, float, list[float]]:
         """For a checkpoint written part-way through an epoch: (the generator state at the epoch's start,
-        the epoch's order of samples, batches already done, partial loss sum, partial metric sums).
+        the epoch's order of samples, redrawn with ``draw_order``, batches already done, partial loss sum,
+        partial metric sums).
         ``rng`` is left where the interrupted run had it after its last batch."""
         p = self.in_progress
         assert p is not None
@@ -167,7 +169,7 @@ class Checkpoint:
             raise ValueError(f"{self.where}: the checkpoint was trained with {len(p['metric_sums'])} metric(s), this "
                              f"fit call has {n_metrics}; pass the same metrics.")
         self._set_rng(rng, p["rng_epoch"], "fit's generator (epoch start)")
-        order = rng.permutation(n) if shuffled else None
+        order = draw_order(rng)
         self._set_rng(rng, self.state["rng"]["now"], "fit's generator")
         return p["rng_epoch"], order, p["batches"], p["total"], list(p["metric_sums"])
 

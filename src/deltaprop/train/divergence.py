@@ -88,3 +88,30 @@ class LastFinite:
         self.opt.load_state_dict(self._opt_state)
         return (f"the weights after step {self.step} (start of epoch {self.epoch + 1}), the last ones known "
                 "to be finite")
+
+
+class Divergence:
+    """The run's policy when training diverges: keep finite weights (``LastFinite``), then raise
+    FloatingPointError (``on_divergence="raise"``) or warn and stop early (``"warn"``)."""
+
+    def __init__(self, model: Sequential, opt: Optimizer, history: Any, policy: str) -> None:
+        self.model, self.opt, self.history, self.policy = model, opt, history, policy
+        self.last = LastFinite(model, opt)
+
+    def check_weights(self, epoch: int, step: int) -> bool:
+        """At an epoch's start: snapshot the weights when due; False if they are not finite (handled)."""
+        if self.last.due(step) and not self.last.take(epoch, step):
+            self.fail(f"a weight became NaN or infinite by step {step} (epoch {epoch + 1})", step)
+            return False
+        return True
+
+    def fail(self, what: str, step: int) -> None:
+        """Leave the model with finite weights, then raise FloatingPointError, or warn and stop training."""
+        lr = self.opt.lr
+        kept = self.last.settle(step)
+        message = (f"fit: {what} (lr={lr:g}); training diverged. The model keeps {kept}. Lower the learning rate "
+                   f"(e.g. lr={lr / 10:g}), standardise the inputs, or clip the gradients (e.g. clip_norm=1.0).")
+        if self.policy == "raise":
+            raise FloatingPointError(message)
+        warn(message + " Training stopped early (on_divergence='warn').")
+        self.model.stop_training = self.history.stopped_early = True

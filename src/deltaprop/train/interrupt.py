@@ -74,3 +74,15 @@ class SignalGuard:
         self._restore()
         if self.signum:  # arrived after fit's last look (e.g. while it was finishing)
             signal.raise_signal(self.consume())
+
+
+def interrupted(signum: int, *, epochs_done: int, in_progress: dict[str, object] | None, step: int,
+                checkpoint: str | None) -> TrainingInterrupted:
+    """The error ``fit`` raises after SIGINT/SIGTERM, saying where it stopped and how to continue."""
+    where = (f"in epoch {epochs_done + 1} after {in_progress['batches']} batch(es)" if in_progress
+             else f"after epoch {epochs_done}")
+    then = (f"; checkpoint {checkpoint!r} holds it: continue with fit(..., resume={checkpoint!r})" if checkpoint
+            else "; pass checkpoint=path to be able to resume")
+    return TrainingInterrupted(f"fit: interrupted by {signal_name(signum)} {where}; the model holds the weights "
+                               f"after step {step}, the last completed step{then}.", signum=signum,
+                               epoch=epochs_done + (1 if in_progress else 0), step=step, checkpoint=checkpoint)

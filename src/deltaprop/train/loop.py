@@ -1,18 +1,29 @@
 """The training loop: epochs of shuffled mini-batches, each one step of the seeds' algorithm.
 
-``fit`` validates everything once, converts the data once to the model's dtype, then repeats
-forward → loss → backward → update over mini-batches, logging per-epoch loss and metrics in a
-``History``, calling callbacks and advancing the learning-rate schedule. The seeds' "until the
-loss converges" is ``tol`` / ``n_iter_no_change``.
+A ``Trainer`` is one training run with named parts (docs/architecture.md, "The loop's seams"):
+
+    BatchSource ──► step(batch): forward → loss → backward → reduce(gradients) → update ──► end_epoch()
+
+- the **batch source** (``batches.BatchSource``) says where rows come from and in which order;
+- ``step`` is one turn of the seeds' loop; between backward and update an optional
+  **gradient reducer** (``GradientReducer``) combines the gradients of several processes;
+- ``end_epoch`` writes the epoch's logs (validation, history, metrics), advances the schedule,
+  calls the callbacks, applies ``tol`` and writes checkpoints;
+- divergence (``divergence.Divergence``), checkpoints (``checkpoint.save_checkpoint``) and
+  Ctrl-C/SIGTERM (``interrupt.SignalGuard``) are collaborators the trainer calls.
+
+``fit(...)`` is the one-call API: ``Trainer(model, X, y, ...).run()``. The same trainer can be
+driven one step at a time (``step()``, ``epoch_finished``, ``end_epoch()``), as the playground does.
+The seeds' "until the loss converges" is ``tol`` / ``n_iter_no_change``.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import sys
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -24,37 +35,298 @@ from ..nn import metrics as metrics_mod
 from ..nn.model import Sequential, default_loss
 from ..optim import optimizers as optimizers_mod
 from ..optim.schedules import Schedule
+from .batches import ArrayBatches, Batch, BatchSource
 from .callbacks import Callback
-from .divergence import LastFinite
-from .divergence import warn as warn_divergence
-from .interrupt import SignalGuard, TrainingInterrupted, signal_name
+from .divergence import Divergence
+from .history import History
+from .interrupt import SignalGuard, interrupted
+from .progress import Progress
+
+__all__ = ["GradientReducer", "History", "Trainer", "fit", "prepare_targets"]
 
 
-class History:
-    """Per-epoch logs: ``history.history["loss"]``, ``["val_loss"]``, metrics and ``["lr"]``."""
+class GradientReducer(Protocol):
+    """What happens between backward and update: combine this step's gradients across processes.
 
-    def __init__(self) -> None:
-        self.history: dict[str, list[float]] = {}
-        self.epoch: list[int] = []
-        self.stopped_early = False
+    ``reduce`` is called after backward with the model (its gradients live in one flat vector,
+    ``model.flat_parameters()[1]``) and the number of rows this process computed; it changes the
+    gradients in place. The default is no reducer: a single process updates with its own gradients."""
 
-    def append(self, epoch: int, logs: dict[str, float]) -> None:
-        self.epoch.append(epoch)
-        for key, value in logs.items():
-            self.history.setdefault(key, []).append(float(value))
+    def reduce(self, model: Sequential, rows: int) -> None: ...
 
-    def __getitem__(self, key: str) -> list[float]:
-        return self.history[key]
 
-    def __contains__(self, key: object) -> bool:
-        return key in self.history
+@dataclass
+class _Epoch:
+    """The state of the epoch in progress: its order, batches done and the running sums of its logs."""
 
-    def __len__(self) -> int:
-        return len(self.epoch)
+    index: int
+    order: Array | None
+    rng_state: Any  # the generator at the epoch's start, to redraw `order` on resume (checkpoints only)
+    batches: int = 0
+    total: float = 0.0
+    metric_sums: list[float] = field(default_factory=list)
+    pending: Iterator[Batch] | None = None
 
-    def __repr__(self) -> str:
-        last = {k: round(v[-1], 6) for k, v in self.history.items() if v}
-        return f"History(epochs={len(self.epoch)}, last={last})"
+    def in_progress(self, batch_size: int) -> dict[str, Any]:
+        return {"batches": self.batches, "batch_size": batch_size, "rng_epoch": self.rng_state,
+                "total": self.total, "metric_sums": self.metric_sums}
+
+
+class Trainer:
+    """One training run of ``model`` on (X, y); ``fit`` documents the arguments.
+
+    Every argument is checked when the trainer is built, before anything changes. ``run()`` trains
+    all epochs and returns the History. To drive it by hand::
+
+        trainer = Trainer(model, X, y, epochs=10, batch_size=32)
+        while not trainer.done:
+            loss = trainer.step()             # the next batch of the epoch in progress
+            if trainer.epoch_finished:
+                logs = trainer.end_epoch()    # validation, history, callbacks, schedule, checkpoint
+        trainer.finish()
+    """
+
+    def __init__(self, model: Sequential, X: Any, y: Any, *, loss: str | losses_mod.Loss | None = None,
+                 optimizer: str | optimizers_mod.Optimizer = "adam", epochs: int = 1,
+                 batch_size: int | None = None, shuffle: bool = True, validation_data: tuple[Any, Any] | None = None,
+                 validation_split: float = 0.0, metrics: Sequence[Any] = (), callbacks: Sequence[Callback] = (),
+                 verbose: int = 0, sample_weight: Any = None, class_weight: dict[Any, float] | str | None = None,
+                 lr_schedule: Schedule | None = None, tol: float | None = None, n_iter_no_change: int = 10,
+                 augment: Callable[[Array, np.random.Generator], Array] | None = None, seed: Seed = None,
+                 checkpoint: str | os.PathLike[str] | None = None, checkpoint_every: int = 1,
+                 resume: str | os.PathLike[str] | None = None, on_divergence: str = "raise",
+                 reducer: GradientReducer | None = None) -> None:
+        self.epochs = check_positive_int("fit", "epochs", epochs)  # type: ignore[assignment]
+        batch_size = check_positive_int("fit", "batch_size", batch_size, allow_none=True)
+        _check_options(verbose, on_divergence, tol, augment, lr_schedule)
+        self.n_iter_no_change = check_positive_int("fit", "n_iter_no_change", n_iter_no_change)  # type: ignore
+        # every check comes before any change: a rejected call leaves the model, its generator and the
+        # callbacks untouched
+        self.model, self.metrics = model, metrics
+        self.loss = losses_mod.get(loss) if loss is not None else (
+            model.loss if model.loss is not None else losses_mod.get(default_loss(model)))
+        self.opt = optimizers_mod.get(optimizer)
+        check_loss_output(model, self.loss, where="fit")
+        self.metric_fns = [metrics_mod.get(m) for m in metrics]
+        self.callbacks = _check_callbacks(callbacks)
+        self.checkpoint_every = check_positive_int("fit", "checkpoint_every", checkpoint_every)  # type: ignore
+        X, Y, weights, val = _prepare_data(model, self.loss, X, y, sample_weight, class_weight, validation_data,
+                                           validation_split)
+        self.shuffle, self.verbose, self.tol, self.augment = shuffle, verbose, tol, augment
+        self.checkpoint, self.on_divergence, self.reducer = checkpoint, on_divergence, reducer
+        self.rng = rng_from(seed) if seed is not None else model.rng
+        self.resumed = _open_checkpoints(checkpoint, resume, self.rng)
+        # from here on the run changes things: the optimizer's schedule, the model's loss, the generator
+        if lr_schedule is not None:
+            self.opt.set_schedule(lr_schedule)
+        model.loss, model.optimizer = self.loss, self.opt
+        self.rng_start = self.rng.bit_generator.state
+        rows = None  # the training rows of X when a validation split holds some out
+        if validation_split and validation_data is None:
+            val, rows = _split(X, Y, validation_split, self.rng)
+        self.val = val
+        n = len(X) if rows is None else len(rows)
+        self.source: BatchSource = ArrayBatches(X, Y, weights, rows, n if batch_size is None else min(batch_size, n))
+        self.history = History()
+        self.monitor = "val_loss" if val is not None else "loss"
+        self.best, self.stall, self.steps, self.epoch = math.inf, 0, 0, 0
+        self.divergence = Divergence(model, self.opt, self.history, on_divergence)
+        self.guard: SignalGuard | None = None
+        self.started = self.halted = False
+        self._current: _Epoch | None = None
+
+    # -- the whole run ---------------------------------------------------------------------------
+    def run(self) -> History:
+        """Train every epoch (the one-call ``fit``): Ctrl-C and SIGTERM stop at a step boundary."""
+        self.guard = SignalGuard().install()  # SIGINT/SIGTERM wait for the end of the step (see interrupt.py)
+        try:
+            self.start()
+            while not self.done:
+                for batch in self.begin_epoch():
+                    self.step(batch)
+                    if self.halted or self.model.stop_training:
+                        break
+                if self.halted:
+                    break
+                self.end_epoch()
+            if not self.halted and not self.divergence.last.finite_now():
+                self.divergence.fail(f"a weight became NaN or infinite by step {self.steps}", self.steps)
+        finally:
+            self.finish()
+        return self.history
+
+    @property
+    def done(self) -> bool:
+        """True once every epoch ran, or training stopped (early stopping, ``tol``, divergence)."""
+        return self.halted or self.epoch >= self.epochs or (self.started and self.model.stop_training
+                                                             and self._current is None)
+
+    def start(self) -> None:
+        """Begin the run (once): the callbacks' ``on_train_begin``, progress output, a resumed state."""
+        if self.started:
+            return
+        self.started = True
+        model = self.model
+        model.history, model.stop_training = self.history, False
+        for cb in self.callbacks:
+            cb.set_model(model)
+            cb.on_train_begin()
+        self.progress = Progress(self.epochs, self.verbose)
+        if self.resumed is not None:
+            self.epoch, self.steps, self.best, self.stall = self.resumed.restore(
+                model, self.opt, self.rng, self.callbacks, self.history, n_samples=self.source.n, epochs=self.epochs)
+
+    def finish(self) -> None:
+        """End the run: close the progress output, the callbacks' ``on_train_end``, release the signals."""
+        try:
+            if self.started:
+                self.progress.close()
+                for cb in self.callbacks:
+                    cb.on_train_end()
+        finally:
+            if self.guard is not None:
+                self.guard.release()
+
+    # -- one epoch -------------------------------------------------------------------------------
+    def begin_epoch(self) -> Iterator[Batch]:
+        """Open the next epoch: a divergence check, ``on_epoch_begin``, the epoch's order; its batches."""
+        self.start()
+        if not self.divergence.check_weights(self.epoch, self.steps):
+            self.halted = True
+            return iter(())
+        for cb in self.callbacks:
+            cb.on_epoch_begin(self.epoch)
+        rng_state = self.rng.bit_generator.state if self.checkpoint is not None else None
+        order = self.source.draw_order(self.rng, self.shuffle)
+        epoch = self._current = _Epoch(self.epoch, order, rng_state, metric_sums=[0.0] * len(self.metric_fns))
+        if self.resumed is not None:  # the first epoch after a resume: it may continue part-way
+            if self.resumed.in_progress is not None:
+                epoch.rng_state, epoch.order, epoch.batches, epoch.total, epoch.metric_sums = \
+                    self.resumed.continue_epoch(self.rng, self.source.n, draw_order=self._draw_order,
+                                                n_metrics=len(self.metric_fns), batch_size=self.source.batch_size)
+            self.resumed = None
+        epoch.pending = self._augmented(self.source.batches(epoch.order, epoch.batches))
+        return epoch.pending
+
+    def _draw_order(self, rng: np.random.Generator) -> Array | None:
+        return self.source.draw_order(rng, self.shuffle)
+
+    def _augmented(self, batches: Iterator[Batch]) -> Iterator[Batch]:
+        for batch in batches:
+            yield batch if self.augment is None else batch._replace(X=self.augment(batch.X, self.rng))
+
+    @property
+    def epoch_finished(self) -> bool:
+        """True when the epoch in progress has no batch left (call ``end_epoch``)."""
+        epoch = self._current
+        return epoch is not None and epoch.batches * self.source.batch_size >= self.source.n
+
+    def step(self, batch: Batch | None = None) -> float:
+        """One step of the seeds' loop on ``batch`` (default: the next batch of the epoch in progress):
+        forward → loss → output delta → backward → reduce → update. Returns the batch's loss."""
+        epoch = self._current
+        if epoch is None or epoch.pending is None:
+            self.begin_epoch()
+            epoch = self._current
+            if epoch is None:  # halted by the divergence check
+                return math.nan
+        if batch is None:
+            batch = next(epoch.pending)  # type: ignore[arg-type]
+        for cb in self.callbacks:
+            cb.on_batch_begin(epoch.batches)
+        model, loss = self.model, self.loss
+        a = model.forward(batch.X, training=True)
+        value, delta, top = model.output_delta(loss, a, batch.Y, batch.w, prepared=True)
+        if not math.isfinite(value):
+            self.divergence.fail(f"the loss became {value} at epoch {self.epoch + 1}, step {self.steps + 1}",
+                                 self.steps)
+            self.halted = True
+            return value
+        model._backward_from(top, delta)
+        m = len(batch.X)
+        if self.reducer is not None:
+            self.reducer.reduce(model, m)
+        self.opt.step(model)
+        self.steps += 1
+        epoch.batches += 1
+        epoch.total += value * m if loss.reduction == "mean" else value
+        for k, (_, fn) in enumerate(self.metric_fns):
+            epoch.metric_sums[k] += fn(a, batch.Y) * m
+        for cb in self.callbacks:
+            cb.on_batch_end(epoch.batches - 1, {"loss": value, "size": m})
+        if self.guard is not None and self.guard.signum:
+            self._interrupt(self.epoch, epoch.in_progress(self.source.batch_size), saved=False)
+        return value
+
+    def end_epoch(self) -> dict[str, float]:
+        """Close the epoch: logs and validation, history, schedule, callbacks, progress, ``tol``, checkpoint."""
+        epoch, model, n = self._current, self.model, self.source.n
+        if epoch is None:
+            raise RuntimeError("Trainer.end_epoch: no epoch is in progress; call step() first.")
+        self._current = None
+        logs = {"loss": epoch.total / n if self.loss.reduction == "mean" else epoch.total}
+        for k, (name, _) in enumerate(self.metric_fns):
+            logs[name] = epoch.metric_sums[k] / n
+        if self.val is not None:
+            for key, value in model.evaluate(self.val[0], self.val[1], loss=self.loss, metrics=self.metrics).items():
+                logs[f"val_{key}"] = value
+        logs["lr"] = self.opt.lr
+        self.history.append(epoch.index, logs)
+        self.opt.epoch_end(logs.get("val_loss", logs["loss"]))
+        for cb in self.callbacks:
+            cb.on_epoch_end(epoch.index, logs)
+        self.progress.update(epoch.index, logs)
+        self._converged(logs[self.monitor])
+        self.epoch = epoch.index + 1
+        self._save_due()
+        if model.stop_training and not self.halted:
+            self.history.stopped_early = self.epoch < self.epochs
+        return logs
+
+    # -- collaborators: tol, checkpoints, signals ------------------------------------------------
+    def _converged(self, value: float) -> None:
+        """``tol``: stop when the monitored loss improved by less than tol for n_iter_no_change epochs."""
+        if self.tol is None:
+            return
+        self.stall = self.stall + 1 if value > self.best - self.tol else 0
+        self.best = min(self.best, value)
+        if self.stall >= self.n_iter_no_change:
+            self.model.stop_training = True
+
+    def _save_due(self) -> None:
+        """Write the checkpoint when one is due, then act on a pending Ctrl-C/SIGTERM."""
+        signum = self.guard.signum if self.guard is not None else 0
+        saved = False
+        if self.checkpoint is not None and (self.epoch % self.checkpoint_every == 0 or self.model.stop_training
+                                            or self.epoch == self.epochs or signum):
+            if not self._save(self.epoch):
+                return
+            saved = True
+        if signum:
+            self._interrupt(self.epoch, None, saved)
+
+    def _save(self, epochs_done: int, in_progress: dict[str, Any] | None = None) -> bool:
+        """Write the checkpoint (never with non-finite weights); False if training diverged instead."""
+        if not self.divergence.last.finite_now():
+            self.divergence.fail(f"a weight became NaN or infinite by step {self.steps} (epoch {epochs_done + 1})",
+                                 self.steps)
+            self.halted = True
+            return False
+        from .checkpoint import save_checkpoint
+
+        save_checkpoint(self.checkpoint, model=self.model, optimizer=self.opt, rng=self.rng,  # type: ignore[arg-type]
+                        rng_start=self.rng_start, callbacks=self.callbacks, history=self.history, epoch=epochs_done,
+                        epochs=self.epochs, step=self.steps, best=self.best, stall=self.stall, n_samples=self.source.n,
+                        in_progress=in_progress)
+        return True
+
+    def _interrupt(self, epochs_done: int, in_progress: dict[str, Any] | None, saved: bool) -> None:
+        """After SIGINT/SIGTERM: write the final checkpoint, then raise TrainingInterrupted."""
+        signum = self.guard.consume()  # type: ignore[union-attr]
+        written = str(self.checkpoint) if self.checkpoint is not None and (saved or self._save(epochs_done,
+                                                                                                in_progress)) else None
+        raise interrupted(signum, epochs_done=epochs_done, in_progress=in_progress, step=self.steps,
+                          checkpoint=written)
 
 
 def fit(model: Sequential, X: Any, y: Any, *, loss: str | losses_mod.Loss | None = None,
@@ -83,47 +355,59 @@ def fit(model: Sequential, X: Any, y: Any, *, loss: str | losses_mod.Loss | None
       the weights, optimizer and schedule state, generator states, history, ``tol`` counters and
       EarlyStopping state. ``resume=path`` continues such a run exactly (same arguments; ``epochs`` is
       the total, including the epochs already done).
+    - ``on_divergence``: "raise" (FloatingPointError) or "warn" (DivergenceWarning, stop early); either
+      way the model keeps the last finite weights.
+
+    The same run can be driven step by step with ``deltaprop.train.loop.Trainer``.
     """
-    epochs = check_positive_int("fit", "epochs", epochs)  # type: ignore[assignment]
-    batch_size = check_positive_int("fit", "batch_size", batch_size, allow_none=True)
+    return Trainer(model, X, y, loss=loss, optimizer=optimizer, epochs=epochs, batch_size=batch_size,
+                   shuffle=shuffle, validation_data=validation_data, validation_split=validation_split,
+                   metrics=metrics, callbacks=callbacks, verbose=verbose, sample_weight=sample_weight,
+                   class_weight=class_weight, lr_schedule=lr_schedule, tol=tol, n_iter_no_change=n_iter_no_change,
+                   augment=augment, seed=seed, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+                   resume=resume, on_divergence=on_divergence).run()
+
+
+# -- checks and data preparation, before anything changes ------------------------------------------
+def _check_options(verbose: Any, on_divergence: Any, tol: Any, augment: Any, lr_schedule: Any) -> None:
     if verbose not in (0, 1, 2, False, True):
         raise ValueError(f"fit: verbose must be 0 (silent), 1 (progress bar) or 2 (a line per epoch), got {verbose!r}.")
     if on_divergence not in ("raise", "warn"):
         raise ValueError(f"fit: on_divergence must be 'raise' or 'warn', got {on_divergence!r}.")
     if tol is not None and (isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 <= tol < math.inf):
         raise ValueError(f"fit: tol must be None or a finite number >= 0 (e.g. 1e-4), got {tol!r}.")
-    n_iter_no_change = check_positive_int("fit", "n_iter_no_change", n_iter_no_change)  # type: ignore[assignment]
     if augment is not None and not callable(augment):
         raise TypeError(f"fit: augment must be a function augment(X_batch, rng) -> X_batch, got "
                         f"{type(augment).__name__}.")
     if lr_schedule is not None and not isinstance(lr_schedule, Schedule):
         raise TypeError(f"fit: lr_schedule must be a deltaprop.schedules.Schedule such as StepLR(10), got "
                         f"{type(lr_schedule).__name__}.")
-    # every check comes before any change: a rejected call leaves the model, its generator and the
-    # callbacks untouched
-    loss_obj = losses_mod.get(loss) if loss is not None else (
-        model.loss if model.loss is not None else losses_mod.get(default_loss(model)))
-    opt = optimizers_mod.get(optimizer)
-    check_loss_output(model, loss_obj, where="fit")
-    metric_fns = [metrics_mod.get(m) for m in metrics]
+
+
+def _check_callbacks(callbacks: Sequence[Callback]) -> list[Callback]:
     callbacks = list(callbacks)
     for cb in callbacks:
         if not isinstance(cb, Callback):
             raise TypeError(f"fit: callbacks must be deltaprop.callbacks.Callback instances, got {type(cb).__name__}.")
-    checkpoint_every = check_positive_int("fit", "checkpoint_every", checkpoint_every)  # type: ignore[assignment]
+    return callbacks
+
+
+def _prepare_data(model: Sequential, loss: losses_mod.Loss, X: Any, y: Any, sample_weight: Any, class_weight: Any,
+                  validation_data: Any, validation_split: float
+                  ) -> tuple[Array, Array, Array | None, tuple[Array, Array] | None]:
+    """X and targets in the model's dtype, the per-sample weights, and the checked validation data."""
     X = check_X(X, dtype=model.dtype, n_features=model.n_inputs, where="fit")
-    Y = prepare_targets(model, loss_obj, y, len(X), where="fit")
+    Y = prepare_targets(model, loss, y, len(X), where="fit")
     weights = _sample_weights(sample_weight, class_weight, y, len(X))
     if validation_data is not None and validation_split:
         raise ValueError("fit: pass validation_data or validation_split, not both.")
     val: tuple[Array, Array] | None = None
-    rows: Array | None = None  # the training rows of X when a validation split holds some out
     if validation_data is not None:
         if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
             raise ValueError("fit: validation_data must be a pair (X_val, y_val).")
         Xv = check_X(validation_data[0], dtype=model.dtype, n_features=model.n_inputs, where="fit",
                      name="validation X")
-        val = (Xv, prepare_targets(model, loss_obj, validation_data[1], len(Xv), where="fit (validation)"))
+        val = (Xv, prepare_targets(model, loss, validation_data[1], len(Xv), where="fit (validation)"))
     elif validation_split:
         if not 0 < validation_split < 1:
             raise ValueError(f"fit: validation_split must be in (0, 1), got {validation_split!r}.")
@@ -131,202 +415,36 @@ def fit(model: Sequential, X: Any, y: Any, *, loss: str | losses_mod.Loss | None
         if n_val < 1 or n_val >= len(X):
             raise ValueError(f"fit: validation_split={validation_split} leaves {n_val} of {len(X)} samples for "
                              "validation; it must leave at least one sample on each side.")
-    rng = rng_from(seed) if seed is not None else model.rng
-    resumed = None
-    if checkpoint is not None or resume is not None:
-        from .checkpoint import Checkpoint, check_checkpoint_path
-
-        if checkpoint is not None:
-            check_checkpoint_path(checkpoint)
-        if resume is not None:
-            resumed = Checkpoint(resume)
-            resumed.rewind(rng)  # so the validation split is drawn exactly as in the interrupted run
-    if lr_schedule is not None:
-        opt.set_schedule(lr_schedule)
-    model.loss, model.optimizer = loss_obj, opt
-    rng_start = rng.bit_generator.state
-    if validation_split and validation_data is None:
-        perm = rng.permutation(len(X))
-        vi, rows = np.sort(perm[:n_val]), np.sort(perm[n_val:])
-        val = (X[vi], Y[vi])  # the held-out rows are copied; the training rows are only indexed
-
-    n = len(X) if rows is None else len(rows)
-    bs = n if batch_size is None else min(batch_size, n)
-    batches = _Batches(X, Y, weights, rows, bs)
-    history = History()
-    model.history = history
-    model.stop_training = False
-    for cb in callbacks:
-        cb.set_model(model)
-        cb.on_train_begin()
-    progress = _Progress(epochs, verbose)
-    monitor = "val_loss" if val is not None else "loss"
-    best, stall = math.inf, 0
-    step = 0
-    last = LastFinite(model, opt)  # the last weights known to be finite (see _divergence.py)
-
-    def diverged(what: str) -> bool:
-        """Leave the model with finite weights, then raise FloatingPointError, or warn and return True."""
-        lr = opt.lr
-        kept = last.settle(step)
-        message = (f"fit: {what} (lr={lr:g}); training diverged. The model keeps {kept}. Lower the learning rate "
-                   f"(e.g. lr={lr / 10:g}), standardise the inputs, or clip the gradients (e.g. clip_norm=1.0).")
-        if on_divergence == "raise":
-            raise FloatingPointError(message)
-        warn_divergence(message + " Training stopped early (on_divergence='warn').")
-        model.stop_training = history.stopped_early = True
-        return True
-
-    def save(epochs_done: int, in_progress: dict[str, Any] | None = None) -> bool:
-        """Write the checkpoint (never with non-finite weights); True if training diverged instead."""
-        if not last.finite_now():
-            return diverged(f"a weight became NaN or infinite by step {step} (epoch {epochs_done + 1})")
-        from .checkpoint import save_checkpoint
-
-        save_checkpoint(checkpoint, model=model, optimizer=opt, rng=rng, rng_start=rng_start,  # type: ignore[arg-type]
-                        callbacks=callbacks, history=history, epoch=epochs_done, epochs=epochs, step=step,
-                        best=best, stall=stall, n_samples=n, in_progress=in_progress)
-        return False
-
-    def interrupted(epochs_done: int, in_progress: dict[str, Any] | None, saved: bool) -> None:
-        """After SIGINT/SIGTERM: write the final checkpoint, then raise TrainingInterrupted."""
-        signum = guard.consume()
-        written = str(checkpoint) if checkpoint is not None and (saved or not save(epochs_done, in_progress)) \
-            else None
-        where = (f"in epoch {epochs_done + 1} after {in_progress['batches']} batch(es)" if in_progress
-                 else f"after epoch {epochs_done}")
-        then = (f"; checkpoint {written!r} holds it: continue with fit(..., resume={written!r})" if written
-                else "; pass checkpoint=path to be able to resume")
-        raise TrainingInterrupted(f"fit: interrupted by {signal_name(signum)} {where}; the model holds the weights "
-                                  f"after step {step}, the last completed step{then}.", signum=signum,
-                                  epoch=epochs_done + (1 if in_progress else 0), step=step, checkpoint=written)
-
-    guard = SignalGuard().install()  # SIGINT/SIGTERM wait for the end of the step (see _interrupt.py)
-    try:
-        first_epoch, partial, halted = 0, False, False
-        if resumed is not None:
-            first_epoch, step, best, stall = resumed.restore(model, opt, rng, callbacks, history, n_samples=n,
-                                                             epochs=epochs)
-            partial = resumed.in_progress is not None
-        for epoch in range(first_epoch, epochs):
-            if last.due(step) and not last.take(epoch, step):
-                halted = diverged(f"a weight became NaN or infinite by step {step} (epoch {epoch + 1})")
-                break
-            for cb in callbacks:
-                cb.on_epoch_begin(epoch)
-            rng_epoch = rng.bit_generator.state if checkpoint is not None else None  # to redraw `order` on resume
-            order = rng.permutation(n) if shuffle and bs < n else None
-            total, metric_sums, first_batch = 0.0, [0.0] * len(metric_fns), 0
-            if partial:  # resumed in the middle of this epoch: its order, and where it stopped
-                rng_epoch, order, first_batch, total, metric_sums = resumed.continue_epoch(  # type: ignore[union-attr]
-                    rng, n, shuffled=order is not None, n_metrics=len(metric_fns), batch_size=bs)
-                partial = False
-            for batch, start in enumerate(range(first_batch * bs, n, bs), first_batch):
-                Xb, Yb, wb = batches.get(start, order)
-                if augment is not None:
-                    Xb = augment(Xb, rng)
-                for cb in callbacks:
-                    cb.on_batch_begin(batch)
-                a = model.forward(Xb, training=True)
-                value, delta, top = model.output_delta(loss_obj, a, Yb, wb, prepared=True)
-                if not math.isfinite(value):
-                    halted = diverged(f"the loss became {value} at epoch {epoch + 1}, step {step + 1}")
-                    break
-                model._backward_from(top, delta)
-                opt.step(model)
-                step += 1
-                m = len(Xb)
-                total += value * m if loss_obj.reduction == "mean" else value
-                for k, (_, fn) in enumerate(metric_fns):
-                    metric_sums[k] += fn(a, Yb) * m
-                if callbacks:
-                    for cb in callbacks:
-                        cb.on_batch_end(batch, {"loss": value, "size": m})
-                    if model.stop_training:
-                        break
-                if guard.signum:
-                    interrupted(epoch, {"batches": batch + 1, "batch_size": bs, "rng_epoch": rng_epoch,
-                                        "total": total, "metric_sums": metric_sums}, False)
-            if halted:
-                break
-            logs = {"loss": total / n if loss_obj.reduction == "mean" else total}
-            for k, (name, _) in enumerate(metric_fns):
-                logs[name] = metric_sums[k] / n
-            if val is not None:
-                for key, value in model.evaluate(val[0], val[1], loss=loss_obj, metrics=metrics).items():
-                    logs[f"val_{key}"] = value
-            logs["lr"] = opt.lr
-            history.append(epoch, logs)
-            opt.epoch_end(logs.get("val_loss", logs["loss"]))
-            for cb in callbacks:
-                cb.on_epoch_end(epoch, logs)
-            progress.update(epoch, logs)
-            if tol is not None:
-                if logs[monitor] > best - tol:
-                    stall += 1
-                else:
-                    stall = 0
-                best = min(best, logs[monitor])
-                if stall >= n_iter_no_change:
-                    model.stop_training = True
-            saved = False
-            if checkpoint is not None and ((epoch + 1) % checkpoint_every == 0 or model.stop_training
-                                           or epoch + 1 == epochs or guard.signum):
-                if save(epoch + 1):
-                    break
-                saved = True
-            if guard.signum:
-                interrupted(epoch + 1, None, saved)
-            if model.stop_training:
-                history.stopped_early = epoch + 1 < epochs
-                break
-        if not halted and not last.finite_now():
-            diverged(f"a weight became NaN or infinite by step {step}")
-    finally:
-        try:
-            progress.close()
-            for cb in callbacks:
-                cb.on_train_end()
-        finally:
-            guard.release()
-    return history
+    return X, Y, weights, val
 
 
-class _Batches:
-    """Mini-batches of rows, gathered into buffers that are reused from one batch to the next.
+def _open_checkpoints(checkpoint: Any, resume: Any, rng: np.random.Generator) -> Any:
+    """Check the checkpoint path; read the checkpoint to resume and rewind ``rng`` to its run's start."""
+    if checkpoint is None and resume is None:
+        return None
+    from .checkpoint import Checkpoint, check_checkpoint_path
 
-    ``rows`` (optional) selects the training rows of X without copying them (validation split);
-    ``order`` is the epoch's shuffled permutation of those rows, or None to take them in order."""
+    if checkpoint is not None:
+        check_checkpoint_path(checkpoint)
+    if resume is None:
+        return None
+    resumed = Checkpoint(resume)
+    resumed.rewind(rng)  # so the validation split is drawn exactly as in the interrupted run
+    return resumed
 
-    def __init__(self, X: Array, Y: Array, weights: Array | None, rows: Array | None, bs: int) -> None:
-        self.X, self.Y, self.weights, self.rows, self.bs = X, Y, weights, rows, bs
-        self.n = len(X) if rows is None else len(rows)
-        self._buffers: tuple[Array, Array] | None = None
 
-    def get(self, start: int, order: Array | None) -> tuple[Array, Array, Array | None]:
-        stop = min(start + self.bs, self.n)
-        if order is None and self.rows is None:  # contiguous rows: views, no copy
-            w = None if self.weights is None else self.weights[start:stop]
-            return self.X[start:stop], self.Y[start:stop], w
-        idx = order[start:stop] if order is not None else np.arange(start, stop)
-        if self.rows is not None:
-            idx = self.rows[idx]
-        if self._buffers is None:
-            self._buffers = (xp.empty((self.bs, self.X.shape[1]), self.X.dtype),
-                             xp.empty((self.bs, self.Y.shape[1]), self.Y.dtype))
-        m = stop - start
-        Xb, Yb = self._buffers[0][:m], self._buffers[1][:m]
-        # mode="clip": the indices are valid by construction, and the default mode="raise" would first
-        # gather into a hidden buffer and then copy it into `out`
-        np.take(self.X, idx, axis=0, out=Xb, mode="clip")
-        np.take(self.Y, idx, axis=0, out=Yb, mode="clip")
-        return Xb, Yb, None if self.weights is None else self.weights[idx]
+def _split(X: Array, Y: Array, fraction: float, rng: np.random.Generator) -> tuple[tuple[Array, Array], Array]:
+    """A seeded validation split: the held-out rows are copied; the training rows are only indexed."""
+    n_val = round(len(X) * fraction)
+    perm = rng.permutation(len(X))
+    vi, rows = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+    return (X[vi], Y[vi]), rows
 
 
 def prepare_targets(model: Sequential, loss: losses_mod.Loss, y: Any, n: int, *, where: str) -> Array:
     """Targets as a float array (n, n_outputs) in the model's dtype: integer labels become one-hot
     rows for a multi-output network, a 1-D y becomes a column for a single output (checks in
-    ``_validation.check_targets``)."""
+    ``core.validation.check_targets``)."""
     return check_targets(model, loss, y, n, where=where)
 
 
@@ -351,32 +469,3 @@ def _sample_weights(sample_weight: Any, class_weight: Any, y: Any, n: int) -> Ar
         cw = xp.asarray([table[c] for c in labels.tolist()], dtype=np.float64)
         w = cw if w is None else w * cw
     return w
-
-
-class _Progress:
-    """verbose=1: a tqdm bar over epochs when tqdm is installed; verbose=2 (or no tqdm): a line per epoch."""
-
-    def __init__(self, epochs: int, verbose: int) -> None:
-        self.epochs, self.verbose, self.bar = epochs, int(verbose), None
-        if self.verbose == 1:
-            try:
-                from tqdm.auto import tqdm
-
-                self.bar = tqdm(total=epochs, unit="epoch", leave=True)
-            except ImportError:
-                self.verbose = 2
-
-    def update(self, epoch: int, logs: dict[str, float]) -> None:
-        if not self.verbose:
-            return
-        shown = {k: f"{v:.4g}" for k, v in logs.items()}
-        if self.bar is not None:
-            self.bar.set_postfix(shown, refresh=False)
-            self.bar.update(1)
-        elif self.verbose == 2:
-            text = "  ".join(f"{k}={v}" for k, v in shown.items())
-            print(f"epoch {epoch + 1}/{self.epochs}  {text}", file=sys.stdout, flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
