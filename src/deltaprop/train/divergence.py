@@ -99,8 +99,8 @@ class Divergence:
         self.last = LastFinite(model, opt)
 
     def check_weights(self, epoch: int, step: int) -> bool:
-        """At an epoch's start: snapshot the weights when due; False if they are not finite (handled)."""
-        if self.last.due(step) and not self.last.take(epoch, step):
+        """At an epoch's start (when ``last.due``): snapshot the weights; False if they are not finite (handled)."""
+        if not self.last.take(epoch, step):
             self.fail(f"a weight became NaN or infinite by step {step} (epoch {epoch + 1})", step)
             return False
         return True

@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -55,17 +54,16 @@ class GradientReducer(Protocol):
     def reduce(self, model: Sequential, rows: int) -> None: ...
 
 
-@dataclass
 class _Epoch:
     """The state of the epoch in progress: its order, batches done and the running sums of its logs."""
 
-    index: int
-    order: Array | None
-    rng_state: Any  # the generator at the epoch's start, to redraw `order` on resume (checkpoints only)
-    batches: int = 0
-    total: float = 0.0
-    metric_sums: list[float] = field(default_factory=list)
-    pending: Iterator[Batch] | None = None
+    __slots__ = ("batches", "index", "metric_sums", "order", "pending", "rng_state", "total")
+
+    def __init__(self, index: int, order: Array | None, rng_state: Any, n_metrics: int) -> None:
+        self.index, self.order = index, order
+        self.rng_state = rng_state  # the generator at the epoch's start, to redraw `order` on resume
+        self.batches, self.total, self.metric_sums = 0, 0.0, [0.0] * n_metrics
+        self.pending: Iterator[Batch] | None = None
 
     def in_progress(self, batch_size: int) -> dict[str, Any]:
         return {"batches": self.batches, "batch_size": batch_size, "rng_epoch": self.rng_state,
@@ -141,10 +139,11 @@ class Trainer:
         self.guard = SignalGuard().install()  # SIGINT/SIGTERM wait for the end of the step (see interrupt.py)
         try:
             self.start()
-            while not self.done:
+            model = self.model
+            while self.epoch < self.epochs and not model.stop_training:
                 for batch in self.begin_epoch():
                     self.step(batch)
-                    if self.halted or self.model.stop_training:
+                    if self.halted or model.stop_training:
                         break
                 if self.halted:
                     break
@@ -190,22 +189,24 @@ class Trainer:
     # -- one epoch -------------------------------------------------------------------------------
     def begin_epoch(self) -> Iterator[Batch]:
         """Open the next epoch: a divergence check, ``on_epoch_begin``, the epoch's order; its batches."""
-        self.start()
-        if not self.divergence.check_weights(self.epoch, self.steps):
+        if not self.started:
+            self.start()
+        if self.divergence.last.due(self.steps) and not self.divergence.check_weights(self.epoch, self.steps):
             self.halted = True
             return iter(())
         for cb in self.callbacks:
             cb.on_epoch_begin(self.epoch)
         rng_state = self.rng.bit_generator.state if self.checkpoint is not None else None
         order = self.source.draw_order(self.rng, self.shuffle)
-        epoch = self._current = _Epoch(self.epoch, order, rng_state, metric_sums=[0.0] * len(self.metric_fns))
+        epoch = self._current = _Epoch(self.epoch, order, rng_state, len(self.metric_fns))
         if self.resumed is not None:  # the first epoch after a resume: it may continue part-way
             if self.resumed.in_progress is not None:
                 epoch.rng_state, epoch.order, epoch.batches, epoch.total, epoch.metric_sums = \
                     self.resumed.continue_epoch(self.rng, self.source.n, draw_order=self._draw_order,
                                                 n_metrics=len(self.metric_fns), batch_size=self.source.batch_size)
             self.resumed = None
-        epoch.pending = self._augmented(self.source.batches(epoch.order, epoch.batches))
+        batches = self.source.batches(epoch.order, epoch.batches)
+        epoch.pending = batches if self.augment is None else self._augmented(batches)
         return epoch.pending
 
     def _draw_order(self, rng: np.random.Generator) -> Array | None:
@@ -250,10 +251,12 @@ class Trainer:
         self.steps += 1
         epoch.batches += 1
         epoch.total += value * m if loss.reduction == "mean" else value
-        for k, (_, fn) in enumerate(self.metric_fns):
-            epoch.metric_sums[k] += fn(a, batch.Y) * m
-        for cb in self.callbacks:
-            cb.on_batch_end(epoch.batches - 1, {"loss": value, "size": m})
+        if self.metric_fns:
+            for k, (_, fn) in enumerate(self.metric_fns):
+                epoch.metric_sums[k] += fn(a, batch.Y) * m
+        if self.callbacks:
+            for cb in self.callbacks:
+                cb.on_batch_end(epoch.batches - 1, {"loss": value, "size": m})
         if self.guard is not None and self.guard.signum:
             self._interrupt(self.epoch, epoch.in_progress(self.source.batch_size), saved=False)
         return value
@@ -265,20 +268,25 @@ class Trainer:
             raise RuntimeError("Trainer.end_epoch: no epoch is in progress; call step() first.")
         self._current = None
         logs = {"loss": epoch.total / n if self.loss.reduction == "mean" else epoch.total}
-        for k, (name, _) in enumerate(self.metric_fns):
-            logs[name] = epoch.metric_sums[k] / n
+        if self.metric_fns:
+            for k, (name, _) in enumerate(self.metric_fns):
+                logs[name] = epoch.metric_sums[k] / n
         if self.val is not None:
             for key, value in model.evaluate(self.val[0], self.val[1], loss=self.loss, metrics=self.metrics).items():
                 logs[f"val_{key}"] = value
         logs["lr"] = self.opt.lr
         self.history.append(epoch.index, logs)
         self.opt.epoch_end(logs.get("val_loss", logs["loss"]))
-        for cb in self.callbacks:
-            cb.on_epoch_end(epoch.index, logs)
-        self.progress.update(epoch.index, logs)
-        self._converged(logs[self.monitor])
+        if self.callbacks:
+            for cb in self.callbacks:
+                cb.on_epoch_end(epoch.index, logs)
+        if self.progress.verbose:
+            self.progress.update(epoch.index, logs)
+        if self.tol is not None:
+            self._converged(logs[self.monitor])
         self.epoch = epoch.index + 1
-        self._save_due()
+        if self.checkpoint is not None or (self.guard is not None and self.guard.signum):
+            self._save_due()
         if model.stop_training and not self.halted:
             self.history.stopped_early = self.epoch < self.epochs
         return logs
@@ -286,9 +294,7 @@ class Trainer:
     # -- collaborators: tol, checkpoints, signals ------------------------------------------------
     def _converged(self, value: float) -> None:
         """``tol``: stop when the monitored loss improved by less than tol for n_iter_no_change epochs."""
-        if self.tol is None:
-            return
-        self.stall = self.stall + 1 if value > self.best - self.tol else 0
+        self.stall = self.stall + 1 if value > self.best - self.tol else 0  # type: ignore[operator]
         self.best = min(self.best, value)
         if self.stall >= self.n_iter_no_change:
             self.model.stop_training = True
