@@ -13,11 +13,11 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import demo, diagram, evaluate, explain, gradcheck, info, plot, predict, train
+from . import demo, diagram, evaluate, explain, gradcheck, info, playground, plot, predict, train
 from .demo import DEMOS
 from .parser import EPILOG_DEBUG, Formatter, Parser
 
-COMMANDS = (demo, train, evaluate, predict, explain, diagram, gradcheck, plot, info)
+COMMANDS = (demo, train, evaluate, predict, explain, diagram, gradcheck, plot, info, playground)
 __all__ = ["DEMOS", "build_parser", "main"]
 
 

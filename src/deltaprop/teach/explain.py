@@ -111,6 +111,55 @@ class Explanation:
             } for s in self.layers],
         }
 
+    def neuron(self, l: int, j: int, sample: int = 0) -> dict[str, Any]:
+        """The step as seen by one neuron: neuron ``j`` (0-based) of layer ``l`` (0 = the inputs, 1..L the
+        Dense layers), for example ``sample`` of the batch. Every number is the engine's own, read from
+        this explanation's arrays:
+
+        - ``terms``: the sum z_j = Σ_i w_ji a_i + b_j term by term (E1), then ``z``, ``a`` = σ(z) (E2);
+        - ``dL_da``: ∂L/∂a_j, from the loss at the output or Σ_k w_kj δ_k from the layer above
+          (``back`` lists those terms, E6); ``sigma_prime``: σ'(z_j); ``delta``: δ_j (E3, or a − y fused, E8);
+        - ``dW``/``db``: ∂L/∂w_ji = δ_j a_i and ∂L/∂b_j = δ_j summed over the batch (E4, E5);
+        - ``W_new``/``b_new``: after the update (E9 for plain gradient descent)."""
+        L = len(self.layers)
+        if isinstance(l, bool) or not isinstance(l, (int, np.integer)) or not 0 <= l <= L:
+            raise ValueError(f"explain: layer l must be 0 (the inputs) to {L}, got {l!r}.")
+        width = self.x.shape[1] if l == 0 else self.layers[l - 1].W.shape[0]
+        if isinstance(j, bool) or not isinstance(j, (int, np.integer)) or not 0 <= j < width:
+            raise ValueError(f"explain: neuron j of layer {l} must be 0 to {width - 1}, got {j!r}.")
+        if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)) or not 0 <= sample < self.n:
+            raise ValueError(f"explain: sample must be 0 to {self.n - 1}, got {sample!r}.")
+        l, j, k = int(l), int(j), int(sample)
+        out: dict[str, Any] = {"l": l, "j": j, "sample": k, "n": self.n, "L": L}
+        if l == 0:
+            out.update(kind="input", a=float(self.x[k, j]))
+            return out
+        s = self.layers[l - 1]
+
+        def val(v: Array | None, *index: int) -> float | None:
+            return None if v is None else float(np.asarray(v)[index])
+
+        plain, update = _describe_update(self.optimizer)
+        out.update(
+            kind="output" if l == L else "hidden", activation=s.activation,
+            terms=[{"i": i, "w": float(s.W[j, i]), "a": float(s.a_prev[k, i])} for i in range(s.W.shape[1])],
+            b=float(s.b[j]), z=float(s.z[k, j]), a=float(s.a[k, j]),
+            dL_da=val(s.da, k, j), sigma_prime=val(s.sigma_prime, k, j), delta=float(s.delta[k, j]),  # type: ignore
+            fused=bool(l == L and self.fused), y=float(self.y[k, j]) if l == L else None,
+            dW=[float(v) for v in s.dW[j]], db=float(s.db[j]),  # type: ignore[index]
+            W_new=[float(v) for v in s.W_new[j]], b_new=float(s.b_new[j]),  # type: ignore[index]
+            lr=float(self.optimizer.lr), plain_sgd=plain, update=update,
+            loss={"name": self.loss.name, "reduction": self.loss.reduction})
+        if l < L:
+            above = self.layers[l]
+            out["back"] = [{"k": q, "w": float(above.W[q, j]), "delta": float(above.delta[k, q])}  # type: ignore
+                           for q in range(above.W.shape[0])]
+        return out
+
+    def neuron_text(self, l: int, j: int, sample: int = 0) -> str:
+        """``neuron(l, j, sample)`` written out for the terminal: the sum term by term, σ, δ, ∂L/∂w, the update."""
+        return _neuron_text(self.neuron(l, j, sample), self.precision)
+
     def to_json(self, indent: int | None = 2) -> str:
         """``to_dict()`` as JSON (floats written with full precision, so values round-trip exactly)."""
         return json.dumps(self.to_dict(), indent=indent)
@@ -600,3 +649,84 @@ def _render(e: Explanation, r: _Renderer) -> str:
             r.eq([_sym("W", "W", s.l), arrow, s.W_new])  # type: ignore[list-item]
             r.eq([_sym("b", "b", s.l), arrow, col(s.b_new)])
     return r.result()
+
+
+# ---------------------------------------------------------------------------------------------
+# One neuron written out (the terminal's --neuron and the playground's explain panel)
+# ---------------------------------------------------------------------------------------------
+#: the equations the explanation cites, as docs/backprop.md numbers them
+EQUATIONS: dict[str, str] = {
+    "E1": "z_j⁽ˡ⁾ = Σ_i w_ji⁽ˡ⁾ a_i⁽ˡ⁻¹⁾ + b_j⁽ˡ⁾ (weighted sum)",
+    "E2": "a_j⁽ˡ⁾ = σ(z_j⁽ˡ⁾) (activation)",
+    "E3": "δ_j⁽ˡ⁾ = ∂L/∂a_j⁽ˡ⁾ · σ'(z_j⁽ˡ⁾) (delta through the activation)",
+    "E4": "∂L/∂w_ji⁽ˡ⁾ = δ_j⁽ˡ⁾ a_i⁽ˡ⁻¹⁾ (weight gradient, summed over the batch)",
+    "E5": "∂L/∂b_j⁽ˡ⁾ = δ_j⁽ˡ⁾ (bias gradient, summed over the batch)",
+    "E6": "∂L/∂a_j⁽ˡ⁾ = Σ_k w_kj⁽ˡ⁺¹⁾ δ_k⁽ˡ⁺¹⁾ (the error flowing back from layer l+1)",
+    "E7": "softmax: ∂a_i/∂z_j = a_i(δ_ij − a_j) (a Jacobian, not an element-wise σ')",
+    "E8": "softmax + cross-entropy, sigmoid + binary cross-entropy: δ⁽ᴸ⁾ = a⁽ᴸ⁾ − y (σ' cancels)",
+    "E9": "w ← w − η ∂L/∂w (gradient descent)",
+}
+_SUBSCRIPT = str.maketrans("0123456789,", "₀₁₂₃₄₅₆₇₈₉,")
+_MAX_TERMS = 12  # terms of a sum written out before "…"
+
+
+def _idx(*ks: int) -> str:
+    """1-based subscripts as the seeds write them: w₁₂, or w₁₂,₃ once an index has two digits."""
+    shown = [str(k + 1) for k in ks]
+    return (("," if any(len(s) > 1 for s in shown) else "").join(shown)).translate(_SUBSCRIPT)
+
+
+def _sum_text(pairs: list[tuple[float, float]], precision: int) -> str:
+    shown = [f"({_fmt(a, precision)})({_fmt(b, precision)})" for a, b in pairs[:_MAX_TERMS]]
+    rest = len(pairs) - _MAX_TERMS
+    return " + ".join(shown) + (f" + … ({rest} more terms)" if rest > 0 else "")
+
+
+def _neuron_text(d: dict[str, Any], precision: int, width: int | None = None) -> str:
+    """One neuron's part of the step, term by term, in the seeds' notation (``Explanation.neuron``)."""
+    l, j, k, n = d["l"], d["j"], d["sample"], d["n"]
+    f = lambda v: _fmt(v, precision)  # noqa: E731
+    where = f"example {k + 1} of {n}" if n > 1 else "the example"
+    if d["kind"] == "input":
+        return f"Input {j + 1} (layer 0), {where}: a{_idx(j)}⁽⁰⁾ = x{_idx(j)} = {f(d['a'])}\n"
+    up, lo, sj = _sup(l), _sup(l - 1), _idx(j)
+    sig = _ACT_SYMBOL.get(d["activation"], (d["activation"], d["activation"]))[1]
+    lines = [f"Neuron {j + 1} of layer {l} ({d['activation']}), {where}:",
+             f"  z{sj}{up} = Σᵢ w{sj}ᵢ{up} aᵢ{lo} + b{sj}{up}   (E1)",
+             f"      = {_sum_text([(t['w'], t['a']) for t in d['terms']], precision)} + {f(d['b'])}",
+             f"      = {f(d['z'])}",
+             f"  a{sj}{up} = σ(z{sj}{up}){'' if sig == 'σ' else f' = {sig}(z{sj}{up})'} = {f(d['a'])}   (E2)"]
+    mean = d["loss"]["reduction"] == "mean" and n > 1
+    if d["fused"]:
+        lines.append(f"  δ{sj}{up} = (a{sj}{up} − y{sj}){' / n' if mean else ''} = ({f(d['a'])} − {f(d['y'])})"
+                     f"{f' / {n}' if mean else ''} = {f(d['delta'])}   (E8: σ' cancels against the loss)")
+    else:
+        if d["kind"] == "output":
+            lines.append(f"  ∂L/∂a{sj}{up} = {f(d['dL_da'])}   (from the loss {d['loss']['name']})")
+        else:
+            above = _sup(l + 1)
+            lines += [f"  ∂L/∂a{sj}{up} = Σₖ wₖ{sj}{above} δₖ{above}   (E6)",
+                      f"      = {_sum_text([(t['w'], t['delta']) for t in d['back']], precision)}",
+                      f"      = {f(d['dL_da'])}"]
+        if d["sigma_prime"] is None:
+            lines.append(f"  δ{sj}{up} = {f(d['delta'])}   (softmax: through its Jacobian, E7)")
+        else:
+            lines.append(f"  δ{sj}{up} = ∂L/∂a{sj}{up} · σ'(z{sj}{up}) = {f(d['dL_da'])} · {f(d['sigma_prime'])}"
+                         f" = {f(d['delta'])}   (E3)")
+    batch = " summed over the batch" if n > 1 else ""
+    grads = [(f"w{_idx(j, i)}{up}", g, w) for i, (g, w) in enumerate(zip(d["dW"], d["W_new"]))][:_MAX_TERMS]
+    lines.append(f"  ∂L/∂w{sj}ᵢ{up} = δ{sj}{up} aᵢ{lo}{batch}   (E4):  "
+                 + ",  ".join(f"∂L/∂{name} = {f(g)}" for name, g, _ in grads)
+                 + (" …" if len(d["dW"]) > _MAX_TERMS else ""))
+    lines.append(f"  ∂L/∂b{sj}{up} = δ{sj}{up}{batch} = {f(d['db'])}   (E5)")
+    if d["plain_sgd"]:
+        lines.append(f"  w ← w − η ∂L/∂w with η = {f(d['lr'])}   (E9):  "
+                     + ",  ".join(f"{name} ← {f(w)}" for name, _, w in grads)
+                     + (" …" if len(d["dW"]) > _MAX_TERMS else "") + f",  b{sj}{up} ← {f(d['b_new'])}")
+    else:
+        lines.append(f"  update ({d['update']}):  " + ",  ".join(f"{name} ← {f(w)}" for name, _, w in grads)
+                     + f",  b{sj}{up} ← {f(d['b_new'])}")
+    if width:
+        lines = [w for line in lines for w in (textwrap.wrap(line, width, subsequent_indent="        ")
+                                               if len(line) > width else [line])]
+    return "\n".join(lines) + "\n"
