@@ -19,7 +19,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -28,9 +27,8 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
-from deltaprop.teach.playground.session import Session, Settings
-
 from _render import CHROMIUM_FLAGS, ROOT, chromium, require
+from deltaprop.teach.playground.session import Session, Settings
 
 SHOTS = os.environ.get("DELTAPROP_SCREENSHOTS")
 MAX_UPLOAD = 20_000

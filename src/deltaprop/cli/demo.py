@@ -31,13 +31,13 @@ def add_parser(sub: Any) -> None:
     p = add_command(sub, "demo", run, "train the seed's XOR network (or another demo) and show the loss falling",
                     "Train the seed document's XOR network exactly as its script does, or one of the named demos.",
                     "  deltaprop demo\n  deltaprop demo --epochs 5000 --every 500\n  deltaprop demo --list\n"
-                    "  deltaprop demo moons --plots plots/")
+                    "  deltaprop demo xor --plots plots/\n  deltaprop demo moons --plots plots/")
     p.add_argument("name", nargs="?", default="xor", choices=list(DEMOS), help="which demo (default xor)")
     p.add_argument("--list", action="store_true", help="list the demos and exit")
     p.add_argument("--epochs", type=positive_int, help="epochs (xor: 10000 full-batch epochs)")
     p.add_argument("--lr", type=positive_float, help="learning rate η (xor: 0.1)")
     p.add_argument("--every", type=positive_int, help="print the loss every N epochs (xor: 1000)")
-    p.add_argument("--plots", metavar="DIR", help="write plots of the run to DIR (named demos)")
+    p.add_argument("--plots", metavar="DIR", help="write plots of the run to DIR (loss, decision boundary, …)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,14 +76,23 @@ def run(args: argparse.Namespace) -> int:
         if epoch == 0 or (epoch + 1) % every == 0:
             print(f"epoch {epoch + 1:>6}   loss {logs['loss']:.6f}")
 
-    model.fit(XOR_X, XOR_Y, loss=HalfSSE(reduction="sum"), optimizer=SGD(lr=lr), epochs=epochs,
+    history = model.fit(XOR_X, XOR_Y, loss=HalfSSE(reduction="sum"), optimizer=SGD(lr=lr), epochs=epochs,
               shuffle=False, callbacks=[LambdaCallback(on_epoch_end=report)])
     pred = model.predict(XOR_X)
     print("\n x1  x2 | target | prediction")
     for x, t, p in zip(XOR_X, XOR_Y[:, 0], pred[:, 0]):
         print(f" {x[0]:.0f}   {x[1]:.0f}  |   {t:.0f}    | {p:.6f}")
     if args.plots:
-        print("\n(--plots is for the named demos: moons, spirals, digits)")
+        from pathlib import Path
+
+        from .common import write_plots
+        from .config import Data
+
+        labels = XOR_Y[:, 0].astype(np.intp)
+        data = Data(X=XOR_X, y=labels, source="xor", classes=["0", "1"], feature_names=["x1", "x2"])
+        print()
+        write_plots(Path(args.plots), model=model, history=history, monitor=None, data=data, X=XOR_X, y=labels,
+                    transform=lambda X: X, fmt="png", label="the four XOR examples")
     return 0
 
 

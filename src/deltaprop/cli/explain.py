@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from .common import emit, input_transform, model_data, model_from_args
-from .parser import add_command, model_options, non_negative_int, parse_rows, positive_float, positive_int
+from .parser import add_command, model_options, neuron_spec, non_negative_int, parse_rows, positive_float, positive_int
 
 
 def add_parser(sub: Any) -> None:
@@ -18,7 +18,9 @@ def add_parser(sub: Any) -> None:
                     "  deltaprop explain\n  deltaprop explain --example 1\n"
                     "  deltaprop explain --batch --format markdown --out step.md\n"
                     "  deltaprop explain --model iris.safetensors --data iris.csv --example 0\n"
-                    "  deltaprop explain --layers 3,4,2 --output softmax --x 0.5,-1,2 --y 0,1 --format json")
+                    "  deltaprop explain --layers 3,4,2 --output softmax --x 0.5,-1,2 --y 0,1 --format json\n"
+                    "  deltaprop explain --neuron 2:1          # the output neuron's sum written out term by term\n"
+                    "  COLUMNS=72 deltaprop explain --layers 4,16,3 --x 1,2,3,4 --y 0,0,1")
     model_options(p, what="explain")
     g = p.add_argument_group("the example")
     g.add_argument("--x", type=parse_rows, metavar="VALUES", help="input(s): 0,1 or 0,0;0,1 for two rows")
@@ -32,6 +34,10 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--lr", type=positive_float, default=0.1, help="learning rate η (0.1)")
     g.add_argument("--format", choices=["text", "markdown", "json"], default="text", help="output format (text)")
     g.add_argument("--precision", type=positive_int, default=4, help="decimals shown (4)")
+    g.add_argument("--neuron", type=neuron_spec, metavar="L:J",
+                   help="the neuron written out term by term: layer L (1 = first hidden), neuron J from 1 (1:1)")
+    g.add_argument("--width", type=positive_int, metavar="COLUMNS",
+                   help="text width (default: the terminal's, or $COLUMNS); wider layers get one row per neuron")
     g.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
 
 
@@ -60,6 +66,11 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"explain: pass --x and --y (the model takes {model.n_inputs} inputs and gives "
                          f"{model.n_outputs} outputs), or --data FILE with --example K.")
     loss = args.loss or (HalfSSE(reduction="sum") if seed_net else None)
-    text = explain(model, x, y, loss=loss, lr=args.lr, precision=args.precision, fmt=args.format)
-    emit(str(text), args.out)
+    e = explain(model, x, y, loss=loss, lr=args.lr, precision=args.precision)
+    if args.neuron is not None:
+        l, j = args.neuron
+        e.neuron(l, j)  # type: ignore[union-attr]  (out of range: the error names the valid range)
+        e.neuron_shown = (l, j)  # type: ignore[union-attr]
+    text = e.to_text(args.width) if args.format == "text" else e.format(args.format)  # type: ignore[union-attr]
+    emit(text, args.out)
     return 0

@@ -54,6 +54,14 @@ def non_negative_float(text: str) -> float:
     return _parse(text, float, lambda v: math.isfinite(v) and v >= 0, "a number >= 0")
 
 
+def neuron_spec(text: str) -> tuple[int, int]:
+    """"2:1" → (2, 0): layer 2 (0 = the inputs), neuron 1 counted from 1, as explain prints it."""
+    parts = text.split(":")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts) or int(parts[1]) < 1:
+        raise argparse.ArgumentTypeError(f"expected LAYER:NEURON like 1:2 (neurons count from 1), got {text!r}")
+    return int(parts[0]), int(parts[1]) - 1
+
+
 def parse_rows(text: str) -> np.ndarray:
     """"0,1" → [[0, 1]]; "0,0;0,1" → two rows."""
     try:

@@ -79,6 +79,11 @@ class Explanation:
     fused: bool
     layers: list[LayerStep] = field(default_factory=list)
     precision: int = 4
+    neuron_shown: tuple[int, int] | None = None  # (l, j) written out term by term; None: the first hidden neuron
+
+    @property
+    def _neuron(self) -> tuple[int, int]:
+        return self.neuron_shown if self.neuron_shown is not None else (1, 0)
 
     @property
     def n(self) -> int:
@@ -156,25 +161,26 @@ class Explanation:
                            for q in range(above.W.shape[0])]
         return out
 
-    def neuron_text(self, l: int, j: int, sample: int = 0) -> str:
+    def neuron_text(self, l: int, j: int, sample: int = 0, *, width: int | None = None) -> str:
         """``neuron(l, j, sample)`` written out for the terminal: the sum term by term, σ, δ, ∂L/∂w, the update."""
-        return _neuron_text(self.neuron(l, j, sample), self.precision)
+        return _neuron_text(self.neuron(l, j, sample), self.precision, terminal_width(width))
 
     def to_json(self, indent: int | None = 2) -> str:
         """``to_dict()`` as JSON (floats written with full precision, so values round-trip exactly)."""
         return json.dumps(self.to_dict(), indent=indent)
 
-    def to_text(self) -> str:
-        """A terminal view: Unicode symbols, matrices drawn with brackets."""
-        return _render(self, _TextRenderer(self.precision))
+    def to_text(self, width: int | None = None) -> str:
+        """A terminal view: Unicode symbols, matrices drawn with brackets, no line wider than ``width``
+        (default: the terminal's, ``COLUMNS``); layers of more than 8 neurons as one row per neuron."""
+        return _render(self, _TextRenderer(self.precision, width), self._neuron)
 
     def to_markdown(self) -> str:
         """Markdown with LaTeX ($$ … $$ blocks, bmatrix): renders on GitHub and in Jupyter."""
-        return _render(self, _MarkdownRenderer(self.precision))
+        return _render(self, _MarkdownRenderer(self.precision), self._neuron)
 
     def to_html(self) -> str:
         """HTML with the same LaTeX blocks (Jupyter typesets them with MathJax)."""
-        return _render(self, _HtmlRenderer(self.precision))
+        return _render(self, _HtmlRenderer(self.precision), self._neuron)
 
     def format(self, fmt: str) -> str:
         """The explanation as "text", "markdown" or "json"."""
@@ -446,9 +452,23 @@ def _as_matrix(v: Array, *, column: bool) -> Array:
 
 
 class _Renderer:
+    wide_layer = False  # True: layers wider than max_rows are shown as one row per neuron (text only)
+    max_rows = 8
+
     def __init__(self, precision: int) -> None:
         self.precision = precision
         self.out: list[str] = []
+
+    def legend(self, items: dict[str, str]) -> None:
+        """The equation labels the text cites, defined where the reader meets them."""
+        self.para("The equation labels, as docs/backprop.md numbers them: "
+                  + "; ".join(f"{k}: {v}" for k, v in items.items()) + ".")
+
+    def pre(self, text: str) -> None:
+        self.out += ["```text", text.rstrip("\n"), "```", ""]
+
+    def table(self, header: list[str], rows: list[list[str]]) -> None:
+        raise NotImplementedError
 
     def heading(self, text: str) -> None:
         raise NotImplementedError
@@ -463,36 +483,109 @@ class _Renderer:
         return "\n".join(self.out).rstrip() + "\n"
 
 
+def terminal_width(width: int | None = None) -> int:
+    """``width``, or the terminal's (``COLUMNS`` first, as ``shutil.get_terminal_size`` reads it; 100
+    when there is no terminal), never below 40."""
+    if width is None:
+        import shutil
+
+        width = shutil.get_terminal_size((100, 24)).columns
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise ValueError(f"explain: width must be a positive int (columns), got {width!r}.")
+    return max(40, width)
+
+
 class _TextRenderer(_Renderer):
+    """Text that fits ``width`` columns: an equation too wide for one line is broken between its terms
+    (each continuation under the first "="), and a matrix too wide shows fewer columns."""
+
+    wide_layer = True  # layers wider than max_rows are shown as one row per neuron
+
+    def __init__(self, precision: int, width: int | None = None) -> None:
+        super().__init__(precision)
+        self.width = terminal_width(width)
+        self.max_rows = 8
+
     def heading(self, text: str) -> None:
-        self.out += ["", text, "─" * len(text)]
+        lines = textwrap.wrap(text, width=self.width)
+        self.out += ["", *lines, "─" * max(len(s) for s in lines)]
 
     def para(self, text: str) -> None:
-        self.out += textwrap.wrap(text, width=100)
+        self.out += textwrap.wrap(text, width=self.width)
+
+    def legend(self, items: dict[str, str]) -> None:
+        self.out += textwrap.wrap("Equations cited (as docs/backprop.md numbers them):", width=self.width)
+        for k, v in items.items():
+            self.out += textwrap.wrap(v, width=self.width, initial_indent=f"  {k:<4}", subsequent_indent=" " * 6)
+        self.out.append("")
+
+    def pre(self, text: str) -> None:
+        self.out += [text.rstrip("\n"), ""]
+
+    def table(self, header: list[str], rows: list[list[str]]) -> None:
+        """Columns of numbers with a header, right-aligned; wider than the terminal: fewer columns."""
+        while True:
+            widths = [max(len(r[c]) for r in [header, *rows]) for c in range(len(header))]
+            if sum(w + 2 for w in widths) + 2 <= self.width or len(header) <= 2:
+                break
+            header, rows = header[:-1], [r[:-1] for r in rows]
+        for r in [header, *rows]:
+            self.out.append("  " + "  ".join(c.rjust(w) for c, w in zip(r, widths)).rstrip())
+        self.out.append("")
 
     def eq(self, *lines: list[Term]) -> None:
         indent = 2
         for k, terms in enumerate(lines):
-            blocks = [self._block(t) for t in terms]
             if k == 0:  # continuation lines start under the first "="
                 first_eq = next((n for n, t in enumerate(terms) if isinstance(t, tuple) and t[1] in ("=", "←")), 0)
-                indent = 2 + sum(max(len(s) for s in b) + 1 for b in blocks[:first_eq])
-            height = max(len(b) for b in blocks)
-            rows = [""] * height
-            for b in blocks:
-                width = max(len(s) for s in b)
-                top = (height - len(b)) // 2
-                for r in range(height):
-                    cell = b[r - top] if top <= r < top + len(b) else ""
-                    rows[r] += cell.ljust(width) + " "
-            lead = " " * (2 if k == 0 else indent)
-            self.out += [lead + r.rstrip() for r in rows]
+                indent = 2 + sum(_w(self._block(t, self.width)) + 1 for t in terms[:first_eq])
+                if indent > self.width // 2:
+                    indent = 6
+            blocks = [self._block(t, self.width - indent - 4) for t in terms]  # room for "= " or "+ " before it
+            lead = 2 if k == 0 else indent
+            for group in self._fit(blocks, lead, indent):
+                self.out += self._join(group, lead)
+                lead = indent
         self.out.append("")
 
-    def _block(self, t: Term) -> list[str]:
+    def _fit(self, blocks: list[list[str]], lead: int, indent: int) -> list[list[list[str]]]:
+        """Blocks packed into lines of at most ``width`` columns; a line breaks before an operator
+        when it can (so each continuation starts with "=", "+", "⊙" …)."""
+        groups: list[list[list[str]]] = [[]]
+        used = lead
+        for b in blocks:
+            w = _w(b) + 1
+            if groups[-1] and used + w > self.width:
+                last = groups[-1]
+                carry = [last.pop()] if len(last) > 1 and len(last[-1]) == 1 and len(last[-1][0]) <= 2 else []
+                groups.append(carry)
+                used = indent + sum(_w(c) + 1 for c in carry)
+            groups[-1].append(b)
+            used += w
+        return [g for g in groups if g]
+
+    def _join(self, blocks: list[list[str]], lead: int) -> list[str]:
+        height = max(len(b) for b in blocks)
+        rows = [""] * height
+        for b in blocks:
+            width = _w(b)
+            top = (height - len(b)) // 2
+            for r in range(height):
+                cell = b[r - top] if top <= r < top + len(b) else ""
+                rows[r] += cell.ljust(width) + " "
+        return [" " * lead + r.rstrip() for r in rows]
+
+    def _block(self, t: Term, room: int) -> list[str]:
         if isinstance(t, tuple):
             return [t[1]]
-        cells = _elide(t, self.precision)
+        for max_cols in (8, 6, 4, 3):  # fewer columns until the matrix fits the room it has
+            block = self._matrix(t, max_cols)
+            if _w(block) <= room:
+                break
+        return block
+
+    def _matrix(self, t: Array, max_cols: int) -> list[str]:
+        cells = _elide(t, self.precision, max_rows=self.max_rows, max_cols=max_cols)
         cols = list(zip(*cells))
         widths = [max(len(c or "⋯") for c in col) for col in cols]
         lines = []
@@ -507,6 +600,10 @@ class _TextRenderer(_Renderer):
         left = ["⎡", *["⎢"] * (len(lines) - 2), "⎣"]
         right = ["⎤", *["⎥"] * (len(lines) - 2), "⎦"]
         return [f"{a} {s} {b}" for a, s, b in zip(left, lines, right)]
+
+
+def _w(block: list[str]) -> int:
+    return max(len(s) for s in block)
 
 
 class _MarkdownRenderer(_Renderer):
@@ -550,6 +647,9 @@ class _HtmlRenderer(_MarkdownRenderer):
     def eq(self, *lines: list[Term]) -> None:
         self.out.append(f"<div>$$\n{html.escape(self._latex(lines))}\n$$</div>")
 
+    def pre(self, text: str) -> None:
+        self.out.append(f"<pre>{html.escape(text)}</pre>")
+
     def result(self) -> str:
         return '<div class="deltaprop-explanation">\n' + "\n".join(self.out) + "\n</div>\n"
 
@@ -563,7 +663,7 @@ def _describe_update(opt: optimizers_mod.Optimizer) -> tuple[bool, str]:
     return False, repr(opt)
 
 
-def _render(e: Explanation, r: _Renderer) -> str:
+def _render(e: Explanation, r: _Renderer, neuron: tuple[int, int] | None = (1, 0)) -> str:
     eq_, minus, plus, odot, arrow = ("=", "="), ("-", "−"), ("+", "+"), (r"\odot", "⊙"), (r"\leftarrow", "←")
     L = len(e.layers)
 
@@ -584,11 +684,38 @@ def _render(e: Explanation, r: _Renderer) -> str:
     r.heading(f"One training step of a {sizes} network ({', '.join(s.activation for s in e.layers)})")
     r.para(f"Data: {samples}. Loss: {e.loss!r}. Update: {update}. Vectors are columns, as in the seeds; "
            "W⁽ˡ⁾[j, i] is the weight from neuron i of layer l−1 to neuron j of layer l.")
+    cited = ["E1", "E2", "E3", "E4", "E5", *(["E6"] if L > 1 else []),
+             *(["E7"] if any(s.sigma_prime is None for s in e.layers) else []), *(["E8"] if e.fused else []),
+             *(["E9"] if plain_sgd else [])]
+    r.legend({k: EQUATIONS[k] for k in sorted(cited, key=lambda k: int(k[1:]))})
     r.eq([_sym("a", "a", 0), eq_, ("x", "x"), eq_, col(e.x), (r",\quad y =", ",  y ="), col(e.y)])
 
-    r.heading("1. Forward pass: z⁽ˡ⁾ = W⁽ˡ⁾ a⁽ˡ⁻¹⁾ + b⁽ˡ⁾, a⁽ˡ⁾ = σ(z⁽ˡ⁾)")
+    def wide(s: LayerStep) -> bool:
+        return r.wide_layer and s.W.shape[0] > r.max_rows
+
+    def per_neuron(s: LayerStep, columns: list[tuple[str, Array | None]]) -> None:
+        """One row per neuron j: the named per-neuron columns for each example (elided past 64 neurons)."""
+        n_out = s.W.shape[0]
+        js = list(range(n_out)) if n_out <= 64 else [*range(62), -1, n_out - 1]
+        once = [(name, v) for name, v in columns if np.ndim(v) == 1]  # b_j: one value per neuron
+        each = [(name, v) for name, v in columns if np.ndim(v) == 2]  # z_j, a_j, δ_j: one per example
+        examples = range(min(e.n, 4))
+        header = ["j", *(name for name, _ in once),
+                  *(f"{name}{'' if e.n == 1 else f' (ex {k + 1})'}" for k in examples for name, _ in each)]
+        f = lambda v: _fmt(float(v), r.precision)  # noqa: E731
+        rows = [["⋮"] * len(header) if j < 0 else [str(j + 1), *(f(np.asarray(v)[j]) for _, v in once),
+                                                   *(f(np.asarray(v)[k, j]) for k in examples for _, v in each)]
+                for j in js]
+        r.table(header, rows)
+
+    r.heading("1. Forward pass: z⁽ˡ⁾ = W⁽ˡ⁾ a⁽ˡ⁻¹⁾ + b⁽ˡ⁾ (E1), a⁽ˡ⁾ = σ(z⁽ˡ⁾) (E2)")
     for s in e.layers:
-        r.para(f"Layer {s.l}: Dense {s.W.shape[1]} → {s.W.shape[0]}, activation {s.activation}.")
+        r.para(f"Layer {s.l}: Dense {s.W.shape[1]} → {s.W.shape[0]}, activation {s.activation}."
+               + (" A wide layer: one row per neuron j, z_j = Σᵢ w_ji aᵢ + b_j and a_j = σ(z_j)." if wide(s) else ""))
+        if wide(s):
+            r.eq([_sym("z", "z", s.l), eq_, _sym("W", "W", s.l), _sym("a", "a", s.l - 1), plus, _sym("b", "b", s.l)])
+            per_neuron(s, [("b_j", s.b), ("z_j", s.z), ("a_j", s.a)])
+            continue
         r.eq([_sym("z", "z", s.l), eq_, _sym("W", "W", s.l), _sym("a", "a", s.l - 1), plus, _sym("b", "b", s.l)],
              [eq_, s.W, col(s.a_prev), plus, col(s.b), eq_, col(s.z)])
         r.eq([_sym("a", "a", s.l), eq_, sigma(s), eq_, col(s.a)])
@@ -602,7 +729,7 @@ def _render(e: Explanation, r: _Renderer) -> str:
     value = (_fmt(e.loss_value, max(e.precision, 6)),) * 2
     r.eq([("L", "L"), eq_, (scale[0] + formula[0], scale[1] + formula[1]), eq_, value])  # type: ignore[list-item]
 
-    r.heading("3. Backward pass: δ⁽ᴸ⁾ = ∂L/∂a⁽ᴸ⁾ ⊙ σ'(z⁽ᴸ⁾), δ⁽ˡ⁾ = (W⁽ˡ⁺¹⁾ᵀ δ⁽ˡ⁺¹⁾) ⊙ σ'(z⁽ˡ⁾)")
+    r.heading("3. Backward pass: δ⁽ᴸ⁾ = ∂L/∂a⁽ᴸ⁾ ⊙ σ'(z⁽ᴸ⁾) (E3), δ⁽ˡ⁾ = (W⁽ˡ⁺¹⁾ᵀ δ⁽ˡ⁺¹⁾) ⊙ σ'(z⁽ˡ⁾) (E6, E3)")
     for s in reversed(e.layers):
         delta, da = _sym(r"\delta", "δ", s.l), _grad_sym("a", "a", s.l)
         if s.l == L and e.fused:
@@ -620,24 +747,31 @@ def _render(e: Explanation, r: _Renderer) -> str:
                 above = e.layers[s.l]
                 r.para(f"Hidden layer {s.l}: the error flows back through W{_sup(s.l + 1)} (E6), "
                        "then through σ' (E3).")
-                r.eq([da, eq_, _sym("W", "W", s.l + 1, transpose=True), _sym(r"\delta", "δ", s.l + 1), eq_,
-                      above.W.T, col(above.delta), eq_, col(s.da)])
+                if wide(s):
+                    r.eq([da, eq_, _sym("W", "W", s.l + 1, transpose=True), _sym(r"\delta", "δ", s.l + 1)])
+                else:
+                    r.eq([da, eq_, _sym("W", "W", s.l + 1, transpose=True), _sym(r"\delta", "δ", s.l + 1), eq_,
+                          above.W.T, col(above.delta), eq_, col(s.da)])
             if s.activation in _ACT_DERIVATIVE:
                 r.para(_ACT_DERIVATIVE[s.activation] + ".")
-            if s.sigma_prime is not None:
+            if s.sigma_prime is not None and wide(s):
+                r.para("One row per neuron j: δ_j = ∂L/∂a_j · σ'(z_j) (E3).")
+                per_neuron(s, [("∂L/∂a_j", s.da), ("σ'(z_j)", s.sigma_prime), ("δ_j", s.delta)])
+            elif s.sigma_prime is not None:
                 r.eq([delta, eq_, da, odot, sigma(s, "'")],
                      [eq_, col(s.da), odot, col(s.sigma_prime), eq_, col(s.delta)])
             else:
                 r.para("softmax's derivative is a Jacobian: δ = a ⊙ (∂L/∂a − Σⱼ aⱼ ∂L/∂aⱼ) (E7).")
                 r.eq([delta, eq_, col(s.delta)])
-        r.eq([_grad_sym("W", "W", s.l), eq_, delta, _sym("a", "a", s.l - 1, transpose=True), eq_,
-              s.dW])  # type: ignore[list-item]
+        r.eq([_grad_sym("W", "W", s.l), eq_, delta, _sym("a", "a", s.l - 1, transpose=True),
+              (r"\quad\text{(E4)}", "(E4)")],
+             [eq_, s.dW])  # type: ignore[list-item]
         summed = (r"\sum_{\text{samples}} " + delta[0], "Σ_samples " + delta[1]) if e.n > 1 else delta
-        r.eq([_grad_sym("b", "b", s.l), eq_, summed, eq_, col(s.db)])
+        r.eq([_grad_sym("b", "b", s.l), eq_, summed, eq_, col(s.db), (r"\quad\text{(E5)}", "(E5)")])
 
     if plain_sgd:
         lr = (_fmt(e.optimizer.lr, 6),) * 2
-        r.heading(f"4. Update: w ← w − η ∂L/∂w, η = {lr[1]}")
+        r.heading(f"4. Update: w ← w − η ∂L/∂w (E9), η = {lr[1]}")
         for s in e.layers:
             for name, old, g, new, show in (("W", s.W, s.dW, s.W_new, np.asarray), ("b", s.b, s.db, s.b_new, col)):
                 r.eq([_sym(name, name, s.l), arrow, _sym(name, name, s.l), minus, (r"\eta", "η"),
@@ -648,6 +782,10 @@ def _render(e: Explanation, r: _Renderer) -> str:
         for s in e.layers:
             r.eq([_sym("W", "W", s.l), arrow, s.W_new])  # type: ignore[list-item]
             r.eq([_sym("b", "b", s.l), arrow, col(s.b_new)])
+    if neuron is not None:
+        l, j = neuron
+        r.heading(f"5. One neuron written out: neuron {j + 1} of layer {l}")
+        r.pre(_neuron_text(e.neuron(l, j), e.precision, getattr(r, "width", None)))
     return r.result()
 
 

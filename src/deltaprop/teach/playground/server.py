@@ -42,8 +42,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from .session import TOY_SETS, PlaygroundError, Session, Settings
 
-ASSETS = {"/": ("index.html", "text/html; charset=utf-8"), "/index.html": ("index.html", "text/html; charset=utf-8"),
-          "/app.js": ("app.js", "text/javascript; charset=utf-8"), "/style.css": ("style.css", "text/css; charset=utf-8")}
+ASSETS = {  # URL path → (file in static/, content type): the only files the server reads
+    "/": ("index.html", "text/html; charset=utf-8"), "/index.html": ("index.html", "text/html; charset=utf-8"),
+    "/app.js": ("app.js", "text/javascript; charset=utf-8"), "/style.css": ("style.css", "text/css; charset=utf-8"),
+}
 MAX_UPLOAD = 5 * 1024 * 1024  # bytes of an uploaded CSV
 MAX_JSON = 64 * 1024
 MAX_SESSIONS = 32
@@ -98,7 +100,7 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "deltaprop-playground"
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the terminal shows the URL, not every request."""
 
     # -- plumbing ----------------------------------------------------------------------------------

@@ -235,7 +235,13 @@ function render(s) {
   $("test-loss").textContent = fmt(s.test_loss);
   $("steps").textContent = String(s.steps);
   $("data-name").textContent = `${st.data}: ${s.n_train} training, ${s.n_test} test samples, ${s.task}`;
-  if (st.toy) setValue("data", st.data);
+  const pick = $("data");
+  let file = pick.querySelector("option[data-file]");
+  if (!st.toy) {  // an uploaded file or --data: shown in the list, not offered again
+    if (!file) { file = document.createElement("option"); file.dataset.file = "1"; file.disabled = true; pick.appendChild(file); }
+    file.value = file.text = st.data;
+  } else if (file) file.remove();
+  setValue("data", st.data);
   for (const [id, key] of [["noise", "noise"], ["n-samples", "n_samples"], ["test-split", "test_split"], ["lr", "lr"],
     ["batch-size", "batch_size"], ["l2", "l2"], ["dropout", "dropout"], ["seed", "seed"], ["activation", "activation"],
     ["optimizer", "optimizer"]]) setValue(id, st[key]);
