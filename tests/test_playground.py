@@ -398,3 +398,19 @@ def test_the_docs_show_the_screenshots() -> None:
     assert len(images) >= 3
     for image in images:
         assert (ROOT / "docs" / image).is_file()
+
+
+def test_the_wheel_ships_every_asset() -> None:
+    """pyproject's package-data globs cover every file of the page (the server reads them from the package)."""
+    import fnmatch
+
+    from deltaprop.cli.config import _toml  # tomllib, or tomli on Python 3.10
+
+    config = _toml().loads((ROOT / "pyproject.toml").read_text())
+    globs = config["tool"]["setuptools"]["package-data"]["deltaprop.teach.playground"]
+    static = ROOT / "src" / "deltaprop" / "teach" / "playground" / "static"
+    files = [p.relative_to(static.parent).as_posix() for p in static.iterdir()]
+    assert files and all(any(fnmatch.fnmatch(f, g) for g in globs) for f in files), files
+    from deltaprop.teach.playground.server import ASSETS
+
+    assert {name for name, _ in ASSETS.values()} == {p.name for p in static.iterdir()}

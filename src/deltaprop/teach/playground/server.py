@@ -83,7 +83,8 @@ class Playground(ThreadingHTTPServer):
                 self.sessions.move_to_end(sid)
                 return sid, self.sessions[sid]
             while len(self.sessions) >= MAX_SESSIONS:
-                self.sessions.popitem(last=False)
+                _, old = self.sessions.popitem(last=False)
+                shutil.rmtree(old.workdir, ignore_errors=True)
             sid = secrets.token_urlsafe(18)
             folder = self.workdir / sid
             folder.mkdir()
@@ -161,6 +162,21 @@ class Handler(BaseHTTPRequestHandler):
         self.do_GET()
 
     def do_GET(self) -> None:
+        self._guarded(self._get)
+
+    def do_POST(self) -> None:
+        self._guarded(self._post)
+
+    def _guarded(self, route: Callable[[], None]) -> None:
+        """A failure the routes did not foresee answers 500 with its message; the server keeps serving."""
+        try:
+            route()
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True
+        except Exception as err:  # one request's failure must not reach the client as a dropped socket
+            self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"{type(err).__name__}: {err}")
+
+    def _get(self) -> None:
         if not self._allowed_origin():
             return self._error(HTTPStatus.FORBIDDEN, "this server answers only at its own address.")
         path = urlsplit(self.path).path
@@ -188,7 +204,7 @@ class Handler(BaseHTTPRequestHandler):
     def _download(self, body: bytes, name: str, ctype: str) -> None:
         self._send(200, body, ctype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
-    def do_POST(self) -> None:
+    def _post(self) -> None:
         if not self._allowed_origin():
             return self._error(HTTPStatus.FORBIDDEN, "this server answers only at its own address.")
         url = urlsplit(self.path)
