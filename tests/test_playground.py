@@ -94,6 +94,21 @@ def boundary_png(page: object) -> str:
     return page.evaluate("document.querySelector('[data-testid=boundary]').toDataURL()")  # type: ignore
 
 
+def download(page: object, testid: str, folder: Path) -> Path:
+    """Click an export link; the file the browser saved."""
+    with page.expect_download() as answer:  # type: ignore[attr-defined]
+        page.get_by_test_id(testid).click()  # type: ignore[attr-defined]
+    path = folder / answer.value.suggested_filename
+    answer.value.save_as(path)
+    return path
+
+
+def set_field(page: object, testid: str, value: str) -> None:
+    """Type into a control and commit it (Enter), as a user does."""
+    page.get_by_test_id(testid).fill(value)  # type: ignore[attr-defined]
+    page.get_by_test_id(testid).press("Enter")  # type: ignore[attr-defined]
+
+
 def play_until(page: object, epochs: int) -> None:
     page.get_by_test_id("play").click()  # type: ignore[attr-defined]
     page.wait_for_function(f"Number(document.querySelector('[data-testid=epoch]').textContent) >= {epochs}",  # type: ignore
@@ -157,11 +172,7 @@ def test_clicking_a_hidden_neuron_explains_the_step_with_the_engines_numbers(ser
     def term(name: str) -> float:
         return float(panel.locator(f"[data-term={name}]").first.get_attribute("data-value"))
 
-    with page.expect_download() as download:  # type: ignore[attr-defined]
-        page.get_by_test_id("export-model").click()  # type: ignore[attr-defined]
-    path = tmp_path / "m.safetensors"
-    download.value.save_as(path)
-    model = dp.load(path)
+    model = dp.load(download(page, "export-model", tmp_path))
     e = dp.explain(model, np.array(shown["x"]), np.array(shown["y"]), lr=0.03)  # the same weights, the same batch
     hidden = e.layers[0]
     assert term("z") == float(hidden.z[0, 2]) and term("a") == float(hidden.a[0, 2])
@@ -210,21 +221,14 @@ def test_export_model_onnx_and_a_command_that_reproduces_the_run(server: str, br
                                                                   tmp_path: Path) -> None:
     errors: list[str] = []
     page = new_page(browser, server, errors)
-    page.get_by_test_id("layers").fill("5")  # type: ignore[attr-defined]
-    page.get_by_test_id("layers").press("Enter")  # type: ignore[attr-defined]
+    set_field(page, "layers", "5")
     page.wait_for_selector('[data-neuron="1:4"]')  # type: ignore[attr-defined]
-    page.get_by_test_id("lr").fill("0.05")  # type: ignore[attr-defined]
-    page.get_by_test_id("lr").press("Enter")  # type: ignore[attr-defined]
+    set_field(page, "lr", "0.05")
     page.wait_for_function("document.querySelector('[data-testid=command]').textContent.includes('--lr 0.05')")
     for _ in range(2):
         page.get_by_test_id("one-epoch").click()  # type: ignore[attr-defined]
     page.wait_for_function("document.querySelector('[data-testid=epoch]').textContent === '2'")  # type: ignore
-    files = {}
-    for name in ("model", "onnx"):
-        with page.expect_download() as download:  # type: ignore[attr-defined]
-            page.get_by_test_id(f"export-{name}").click()  # type: ignore[attr-defined]
-        files[name] = tmp_path / download.value.suggested_filename
-        download.value.save_as(files[name])
+    files = {name: download(page, f"export-{name}", tmp_path) for name in ("model", "onnx")}
     model = dp.load(files["model"])
     assert [layer.W.shape for layer in model.layers if hasattr(layer, "W")] == [(5, 2), (1, 5)]
     import onnxruntime
@@ -250,8 +254,7 @@ def test_export_model_onnx_and_a_command_that_reproduces_the_run(server: str, br
 def test_two_browsers_train_at_once_without_interfering(server: str, browser: object) -> None:
     errors: list[str] = []
     a, b = new_page(browser, server, errors), new_page(browser, server, errors)
-    a.get_by_test_id("layers").fill("3")  # type: ignore[attr-defined]
-    a.get_by_test_id("layers").press("Enter")  # type: ignore[attr-defined]
+    set_field(a, "layers", "3")
     a.wait_for_function("document.querySelectorAll('[data-neuron]').length === 6")  # type: ignore[attr-defined]
     a.get_by_test_id("play").click()  # type: ignore[attr-defined]
     b.get_by_test_id("play").click()  # type: ignore[attr-defined]
