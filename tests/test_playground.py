@@ -353,11 +353,17 @@ def test_oversized_uploads_and_path_traversal_are_refused(server: str) -> None:
     assert status == 400 and b".csv" in body
 
 
-def test_sigterm_stops_the_server_cleanly() -> None:
-    proc, url = start_server()
+def test_sigterm_stops_the_server_cleanly(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(40, 2))
+    csv = tmp_path / "price.csv"
+    csv.write_text("price,a,b\n" + "".join(f"{2 * a - b:.3f},{a:.3f},{b:.3f}\n" for a, b in X))
+    proc, url = start_server("--data", str(csv), "--target", "price")
     client = Client(url)
     assert client.request("GET", "/")[0] == 200
-    client.post("/api/train", {"epochs": 1})
+    state = client.post("/api/train", {"epochs": 1})
+    assert state["task"] == "regression" and state["feature_names"] == ["a", "b"] and state["epoch"] == 1
+    assert "--data price.csv --target price --standardize" in state["command"]  # type: ignore[operator]
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=20) == 0
     err = proc.stderr.read()  # type: ignore[union-attr]

@@ -58,13 +58,14 @@ class Playground(ThreadingHTTPServer):
 
     daemon_threads = True  # a request in flight does not hold up shutdown
 
-    def __init__(self, address: tuple[str, int], *, data: str | None = None, max_upload: int = MAX_UPLOAD) -> None:
+    def __init__(self, address: tuple[str, int], *, data: str | None = None, target: str | None = None,
+                 max_upload: int = MAX_UPLOAD) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix="deltaprop-playground-"))
         self.start = Settings()
         if data is not None:
             toy = data.lower() in TOY_SETS
             source = data.lower() if toy else str(Path(data).resolve()) if Path(data).exists() else data
-            self.start = Settings(data=source, standardize=not toy)
+            self.start = Settings(data=source, standardize=not toy, target=target)
             Session(self.start, workdir=str(self.workdir))  # fail now, with the CLI's message, not in the page
         self.max_upload = max_upload
         self.sessions: OrderedDict[str, Session] = OrderedDict()
@@ -282,12 +283,16 @@ def _neuron(spec: Any) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
-def serve(*, data: str | None = None, host: str = "127.0.0.1", port: int = 8765, open_browser: bool = True,
-          max_upload: int = MAX_UPLOAD) -> int:
-    """Serve the playground until Ctrl-C or SIGTERM; print its URL first. Returns the exit status (0)."""
-    server = Playground((host, port), data=data, max_upload=max_upload)
+def serve(*, data: str | None = None, target: str | None = None, host: str = "127.0.0.1", port: int = 8765,
+          open_browser: bool = True, max_upload: int = MAX_UPLOAD) -> int:
+    """Serve the playground until Ctrl-C or SIGTERM; print its URL first. Returns the exit status (0).
+
+    ``data`` is the data source new sessions start from (default: moons), ``target`` its CSV target
+    column; ``port=0`` picks a free port. Called from the main thread, it stops on SIGINT/SIGTERM."""
+    server = Playground((host, port), data=data, target=target, max_upload=max_upload)
     stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    signals = (signal.SIGINT, signal.SIGTERM) if threading.current_thread() is threading.main_thread() else ()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in signals}
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
     thread.start()
     print(f"deltaprop playground: {server.url}  (Ctrl-C stops it)", flush=True)
