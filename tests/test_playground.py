@@ -351,6 +351,10 @@ def test_oversized_uploads_and_path_traversal_are_refused(server: str) -> None:
     assert status == 400 and b"lr must be" in body
     status, body = client.request("POST", "/api/upload?name=notes.txt", b"hello")
     assert status == 400 and b".csv" in body
+    # a CSV the reader rejects: the message says why, and the session keeps its data
+    status, body = client.request("POST", "/api/upload?name=../../bad.csv", b"a,label\n1,x\n")
+    answer = json.loads(body)
+    assert status == 400 and answer["message"].startswith("bad.csv: ") and answer["settings"]["data"] == "moons"
 
 
 def test_sigterm_stops_the_server_cleanly(tmp_path: Path) -> None:

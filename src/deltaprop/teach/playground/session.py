@@ -173,27 +173,23 @@ class Session:
     def configure(self, changes: dict[str, Any]) -> None:
         """New settings; the run starts again from fresh weights (so the exported command stays exact)."""
         with self.lock:
-            new = self.settings.update(changes)
-            old, self.settings = self.settings, new
-            try:
-                self._build()
-            except (ValueError, TypeError) as err:
-                self.settings = old
-                self._build()
-                raise PlaygroundError(str(err)) from None
+            self._rebuild(self.settings.update(changes), "")
 
     def use_data(self, data: str, *, standardize: bool, target: str | None = None) -> None:
         """Switch to a toy set or a file (``target`` names the CSV column to predict; default the last)."""
-        changes = {"data": data, "standardize": standardize, "target": target}
         with self.lock:
-            old = self.settings
-            self.settings = Settings(**{**asdict(old), **changes})  # type: ignore[arg-type]
-            try:
-                self._build()
-            except (ValueError, TypeError, OSError) as err:
-                self.settings = old
-                self._build()
-                raise PlaygroundError(f"{Path(str(changes.get('data', ''))).name}: {err}") from None
+            new = Settings(**{**asdict(self.settings), "data": data, "standardize": standardize, "target": target})
+            self._rebuild(new, f"{Path(data).name}: ")
+
+    def _rebuild(self, new: Settings, where: str) -> None:
+        """The run rebuilt with ``new``; if that fails the session keeps its old settings and says why."""
+        old, self.settings = self.settings, new
+        try:
+            self._build()
+        except (ValueError, TypeError, OSError) as err:
+            self.settings = old
+            self._build()
+            raise PlaygroundError(f"{where}{err}") from None
 
     def reset(self) -> None:
         """Fresh weights, epoch 0, with the same settings."""
