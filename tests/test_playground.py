@@ -427,3 +427,27 @@ def test_the_wheel_ships_every_asset() -> None:
     from deltaprop.teach.playground.server import ASSETS
 
     assert {name for name, _ in ASSETS.values()} == {p.name for p in static.iterdir()}
+
+
+@pytest.mark.parametrize("changes", [{"data": "spirals", "noise": 0.1, "hidden": [5], "activation": "relu",
+                                      "optimizer": "sgd", "lr": 0.1, "batch_size": 7, "l2": 0.001, "dropout": 0.2,
+                                      "seed": 3}, {"data": "xor", "hidden": [3], "batch_size": 2}])
+def test_the_command_reproduces_the_session_bit_for_bit(changes: dict[str, object], tmp_path: Path) -> None:
+    """Explaining a step (which draws the epoch's order early) and stepping part-way change nothing:
+    after the same epochs, ``deltaprop train`` with the printed command has the session's weights."""
+    from deltaprop.cli.main import main
+
+    data = changes.pop("data")
+    s = Session(Settings(data=data).update(changes))  # type: ignore[arg-type]
+    s.explain(1, 0)
+    s.train(epochs=2, steps=1)
+    s.explain(2, 0)
+    s.train(epochs=1)  # to the end of epoch 3
+    argv = shlex.split(s.command())[1:]
+    assert argv[argv.index("--epochs") + 1] == "3"
+    argv[argv.index("--out") + 1] = str(tmp_path / "cli.safetensors")
+    assert main([*argv, "--progress", "none"]) == 0
+    cli = dp.load(tmp_path / "cli.safetensors")
+    for a, b in zip(cli.layers, s.model.layers):
+        if hasattr(a, "W"):
+            assert np.array_equal(a.W, b.W) and np.array_equal(a.b, b.b)
