@@ -763,9 +763,8 @@ def _render(e: Explanation, r: _Renderer, neuron: tuple[int, int] | None = (1, 0
             else:
                 r.para("softmax's derivative is a Jacobian: δ = a ⊙ (∂L/∂a − Σⱼ aⱼ ∂L/∂aⱼ) (E7).")
                 r.eq([delta, eq_, col(s.delta)])
-        r.eq([_grad_sym("W", "W", s.l), eq_, delta, _sym("a", "a", s.l - 1, transpose=True),
-              (r"\quad\text{(E4)}", "(E4)")],
-             [eq_, s.dW])  # type: ignore[list-item]
+        r.eq([_grad_sym("W", "W", s.l), eq_, delta, _sym("a", "a", s.l - 1, transpose=True), eq_,
+              s.dW, (r"\quad\text{(E4)}", "(E4)")])  # type: ignore[list-item]
         summed = (r"\sum_{\text{samples}} " + delta[0], "Σ_samples " + delta[1]) if e.n > 1 else delta
         r.eq([_grad_sym("b", "b", s.l), eq_, summed, eq_, col(s.db), (r"\quad\text{(E5)}", "(E5)")])
 
