@@ -70,12 +70,16 @@ class Playground(ThreadingHTTPServer):
         self.max_upload = max_upload
         self.sessions: OrderedDict[str, Session] = OrderedDict()
         self.sessions_lock = threading.Lock()
+        if ":" in address[0]:  # an IPv6 address such as ::1
+            import socket
+
+            self.address_family = socket.AF_INET6
         super().__init__(address, Handler)
 
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}/"
+        return f"http://[{host}]:{port}/" if ":" in str(host) else f"http://{host}:{port}/"
 
     def session(self, sid: str | None) -> tuple[str, Session]:
         """The session of cookie ``sid``, or a new one (and its new id)."""
@@ -141,7 +145,9 @@ class Handler(BaseHTTPRequestHandler):
     def _allowed_origin(self) -> bool:
         """The Host (and for POST the Origin) is this server: no other site reaches it by DNS rebinding."""
         port = self.server.server_address[1]
-        hosts = {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}", f"{self.server.server_address[0]}:{port}"}
+        bound = str(self.server.server_address[0])
+        hosts = {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}",
+                 f"[{bound}]:{port}" if ":" in bound else f"{bound}:{port}"}
         if self.headers.get("Host") not in hosts:
             return False
         origin = self.headers.get("Origin")

@@ -150,8 +150,12 @@ function drawNetwork(s) {
       let values = null;
       if (l > 0 && l < L - 1) values = hidden[l - 1][j];
       if (l === L - 1) values = out.map((row) => row[j]);
+      if (l === 0 && s.features.includes(j)) {  // a plotted input: its value across the plane, as the axes run
+        const n = s.thumb, across = s.features[0] === j;
+        values = Array.from({ length: n * n }, (_, k) => (across ? k % n : n - 1 - Math.floor(k / n)));
+      }
       if (values) {
-        const n = l === L - 1 ? s.grid : s.thumb;
+        const n = l === L - 1 ? s.grid : s.thumb;  // the inputs' ramps use the thumbnail grid too
         el("image", { href: thumbnail(values, n), width: side - 2, height: side - 2, x: 1, y: 1, preserveAspectRatio: "none" }, g);
       }
       let label;
