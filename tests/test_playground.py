@@ -357,6 +357,22 @@ def test_oversized_uploads_and_path_traversal_are_refused(server: str) -> None:
     assert status == 400 and answer["message"].startswith("bad.csv: ") and answer["settings"]["data"] == "moons"
 
 
+def test_switching_data_and_features_over_the_api(server: str) -> None:
+    client = Client(server)
+    state = client.post("/api/data", {"data": "circles"})
+    assert state["settings"]["data"] == "circles" and "--data circles" in state["command"]  # type: ignore[index]
+    state = client.post("/api/settings", {"noise": 0.05, "n_samples": 300, "test_split": 0.5})
+    assert state["n_train"] == 150 and state["n_test"] == 150 and state["epoch"] == 0
+    state = client.post("/api/features", {"x": 1, "y": 0})
+    assert state["features"] == [1, 0]
+    for path, body in (("/api/data", {"data": "../etc/passwd"}), ("/api/features", {"x": 2, "y": 0}),
+                       ("/api/explain", {"neuron": "9:0"}), ("/api/explain", {"neuron": "1"}),
+                       ("/api/train", {"epochs": 10**6})):
+        status, data = client.request("POST", path, json.dumps(body).encode())
+        assert status == 400, (path, body, data)
+    assert client.request("POST", "/api/nothing", b"{}")[0] == 404
+
+
 def test_sigterm_stops_the_server_cleanly(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     X = rng.normal(size=(40, 2))
