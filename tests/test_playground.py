@@ -186,6 +186,13 @@ def test_clicking_a_hidden_neuron_explains_the_step_with_the_engines_numbers(ser
     assert back == [float(v) for v in e.layers[1].delta[0]]
     # the next Step trains on exactly that batch: what explain showed is what happens (plain SGD aside)
     assert len(shown["x"]) == 10 and shown["step"] == 3
+    # another example of the same batch
+    with page.expect_response("**/api/explain") as answer:  # type: ignore[attr-defined]
+        set_field(page, "explain-sample", "4")
+    assert answer.value.json()["sample"] == 3 and answer.value.json()["x"] == shown["x"]
+    panel.locator("[data-term=z]").wait_for()
+    page.wait_for_function("document.querySelector('[data-testid=explain-sample]').value === '4'")  # type: ignore
+    assert term("z") == float(hidden.z[3, 2]) and term("delta") == float(hidden.delta[3, 2])
     shot(page, "explain", full_page=True)
     assert not errors
 

@@ -5,7 +5,7 @@ const SVG = "http://www.w3.org/2000/svg";
 const POS = [31, 111, 209], NEG = [232, 113, 10], MID = [246, 246, 246];
 const PALETTE = [[232, 113, 10], [31, 111, 209], [46, 160, 67], [155, 89, 182], [214, 39, 40], [23, 190, 207],
                  [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34]];
-let state = null, playing = false, selected = null, busy = Promise.resolve();
+let state = null, playing = false, selected = null, sample = 0, busy = Promise.resolve();
 
 // -- talking to the server -----------------------------------------------------------------------
 async function call(path, body, raw) {
@@ -182,14 +182,19 @@ async function explain(neuron) {
   selected = neuron;
   document.querySelectorAll("svg .neuron").forEach((g) => g.classList.toggle("selected", g.dataset.neuron === neuron));
   const r = await fetch("/api/explain", { method: "POST", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ neuron }) });
+    body: JSON.stringify({ neuron, sample }) });
   const d = await r.json();
   if (!r.ok) { $("message").textContent = d.error; return; }
   $("explain").innerHTML = explainHtml(d);
+  const pick = $("explain-sample");
+  if (pick) pick.addEventListener("change", () => {
+    sample = Math.max(0, Math.min(d.n - 1, Number(pick.value) - 1));
+    queue(() => explain(selected));
+  });
 }
 function explainHtml(d) {
   const j = sub(d.j), up = sup(d.l), lo = sup(d.l - 1);
-  const where = d.n > 1 ? `example ${d.sample + 1} of the ${d.n} in the batch` : "its one example";
+  const where = d.n > 1 ? `example <input data-testid="explain-sample" type="number" min="1" max="${d.n}" value="${d.sample + 1}"> of the ${d.n} in the batch` : "its one example";
   const head = `<p class="label">The next step (epoch ${d.epoch + 1}, step ${d.step + 1}), ${where}, as <code>deltaprop.explain</code> computes it.</p>`;
   if (d.kind === "input") return head + `<p class="eq">a${j}⁽⁰⁾ = x${j} = ${num(d.a, "a")}</p>`;
   const sig = { sigmoid: "σ", tanh: "tanh", relu: "ReLU", identity: "id", softmax: "softmax" }[d.activation] || esc(d.activation);
