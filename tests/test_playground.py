@@ -420,6 +420,23 @@ def test_session_explain_is_dp_explain_of_the_next_step() -> None:
     np.testing.assert_array_equal(after[1][0], np.array(d["W_new"], dtype=np.float32))
 
 
+def test_a_diverging_run_stops_with_a_message(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 2)) * 100
+    csv = tmp_path / "big.csv"
+    csv.write_text("a,b,t\n" + "".join(f"{a:.3f},{b:.3f},{3 * a - b:.3f}\n" for a, b in X))
+    s = Session(Settings(data=str(csv), optimizer="sgd", lr=10.0, hidden=[4]))
+    s.train(epochs=5)
+    state = s.state()
+    assert "diverged" in state["error"] and "Reset" in state["error"]
+    json.dumps(state, allow_nan=False)  # what the server sends: no inf, no NaN
+    epoch = state["epoch"]
+    s.train(epochs=1)
+    assert s.state()["epoch"] == epoch  # stopped until reset
+    s.reset()
+    assert s.state()["error"] is None and s.state()["epoch"] == 0
+
+
 def test_settings_are_checked() -> None:
     for bad in ({"lr": 0}, {"hidden": "4,x"}, {"hidden": [100]}, {"activation": "nope"}, {"batch_size": 1.5},
                 {"magic": 1}):

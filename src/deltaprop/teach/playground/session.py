@@ -161,7 +161,7 @@ class Session:
                                epochs=10**9, batch_size=s.batch_size, metrics=self.metrics, seed=s.seed)
         self._batches: Any = None  # the epoch in progress (the trainer's iterator)
         self._next: Any = None  # a batch drawn for explain and not yet trained on
-        self.curve: list[tuple[float, float, float | None]] = []
+        self.curve: list[tuple[float, float | None, float | None]] = []
         self.features = [0, min(1, X.shape[1] - 1)]
         self.error = None
         self._record()
@@ -231,7 +231,7 @@ class Session:
                     while self._batches is not None:
                         self._step()
             except FloatingPointError as err:
-                self.error = f"training diverged ({err}); lower the learning rate and reset."
+                self.error = f"{err} Then press Reset."
             self._record()
 
     @property
@@ -245,7 +245,7 @@ class Session:
         loss = self.model.evaluate(self._t(self.X), self.y, loss=self.trainer.loss)["loss"]
         test = (self.model.evaluate(self._t(self.X_test), self.y_test, loss=self.trainer.loss)["loss"]
                 if self.X_test is not None else None)
-        self.curve.append((self.epoch_float, loss, test))
+        self.curve.append((self.epoch_float, _finite(loss), None if test is None else _finite(test)))
         if len(self.curve) > MAX_CURVE:
             self.curve = self.curve[::2]
 
@@ -412,5 +412,12 @@ def _batches_done(trainer: Any) -> int:
     return 0 if current is None else int(current.batches)
 
 
+def _finite(v: float) -> float | None:
+    """A loss for the page: None when it is not finite (JSON has no inf or NaN)."""
+    return float(v) if math.isfinite(v) else None
+
+
 def _round(a: Any, digits: int = 6) -> Any:
-    return np.round(np.asarray(a, dtype=np.float64), digits).tolist()
+    """Plain lists for JSON; values beyond ±1e30 (or NaN) are clipped for drawing."""
+    a = np.nan_to_num(np.asarray(a, dtype=np.float64), nan=0.0, posinf=1e30, neginf=-1e30)
+    return np.round(np.clip(a, -1e30, 1e30), digits).tolist()

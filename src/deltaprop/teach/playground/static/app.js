@@ -94,7 +94,7 @@ function drawCurves(s) {
   ctx.clearRect(0, 0, w, h);
   const pts = s.curve; if (!pts.length) return;
   const xmax = Math.max(1, pts[pts.length - 1][0]);
-  const ymax = Math.max(...pts.map((p) => Math.max(p[1], p[2] ?? 0))) * 1.05 || 1;
+  const ymax = Math.max(...pts.map((p) => Math.max(p[1] ?? 0, p[2] ?? 0))) * 1.05 || 1;
   for (const [k, colour] of [[1, "#333"], [2, css(NEG)]]) {
     ctx.beginPath(); ctx.strokeStyle = colour; ctx.lineWidth = 1.5;
     pts.forEach((p, q) => { if (p[k] === null) return; const x = 4 + p[0] / xmax * (w - 8), y = h - 4 - p[k] / ymax * (h - 8);
