@@ -39,9 +39,10 @@ def test_single_steps_then_the_epoch_end_equal_fit_for_one_epoch(optimizer):
     losses = []
     while not trainer.epoch_finished:
         losses.append(trainer.step())
+        assert trainer.batches_done == len(losses)
     logs = trainer.end_epoch()
     trainer.finish()
-    assert len(losses) == 5  # 40 training rows in batches of 8
+    assert trainer.batches_done == 0 and len(losses) == 5  # 40 training rows in batches of 8
     assert trainer.done and trainer.steps == 5
     for key, w in fitted.get_weights().items():
         assert np.array_equal(stepped.get_weights()[key], w), key

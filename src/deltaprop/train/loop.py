@@ -217,6 +217,11 @@ class Trainer:
             yield batch if self.augment is None else batch._replace(X=self.augment(batch.X, self.rng))
 
     @property
+    def batches_done(self) -> int:
+        """Steps taken in the epoch in progress (0 between epochs)."""
+        return 0 if self._current is None else self._current.batches
+
+    @property
     def epoch_finished(self) -> bool:
         """True when the epoch in progress has no batch left (call ``end_epoch``)."""
         epoch = self._current

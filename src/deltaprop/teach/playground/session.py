@@ -237,7 +237,7 @@ class Session:
     @property
     def epoch_float(self) -> float:
         t = self.trainer
-        done = _batches_done(t)
+        done = t.batches_done
         per_epoch = math.ceil(t.source.n / t.source.batch_size)
         return t.epoch + done / per_epoch
 
@@ -398,18 +398,12 @@ class Session:
             flags += ["--weight-decay", f"{s.l2:g}"]
         flags += ["--seed", str(s.seed), "--epochs", str(max(t.epoch, 1)), "--out", "playground.safetensors"]
         cmd = "deltaprop train " + " ".join(shlex.quote(f) for f in flags)
-        done = _batches_done(t)
+        done = t.batches_done
         if t.epoch == 0:
             cmd += "   # trains 1 epoch; the playground has not completed one yet"
         elif done:
             cmd += f"   # the playground is {done} step(s) into epoch {t.epoch + 1}; this reproduces epoch {t.epoch}"
         return cmd
-
-
-def _batches_done(trainer: Any) -> int:
-    """Steps taken in the epoch in progress (0 between epochs)."""
-    current = trainer._current
-    return 0 if current is None else int(current.batches)
 
 
 def _finite(v: float) -> float | None:
