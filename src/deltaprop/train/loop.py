@@ -108,8 +108,11 @@ class Trainer:
         self.metric_fns = [metrics_mod.get(m) for m in metrics]
         self.callbacks = _check_callbacks(callbacks)
         self.checkpoint_every = check_positive_int("fit", "checkpoint_every", checkpoint_every)  # type: ignore
-        X, Y, weights, val = _prepare_data(model, self.loss, X, y, sample_weight, class_weight, validation_data,
-                                           validation_split)
+        streamed = _streamed_data(model, self.loss, X, y, sample_weight, class_weight, validation_data,
+                                  validation_split)
+        if streamed is None:
+            X, Y, weights, val = _prepare_data(model, self.loss, X, y, sample_weight, class_weight, validation_data,
+                                               validation_split)
         self.shuffle, self.verbose, self.tol, self.augment = shuffle, verbose, tol, augment
         self.checkpoint, self.on_divergence, self.reducer = checkpoint, on_divergence, reducer
         self.rng = rng_from(seed) if seed is not None else model.rng
@@ -120,13 +123,17 @@ class Trainer:
         model.loss, model.optimizer = self.loss, self.opt
         self.rng_start = self.rng.bit_generator.state
         rows = None  # the training rows of X when a validation split holds some out
-        if validation_split and validation_data is None:
-            val, rows = _split(X, Y, validation_split, self.rng)
-        self.val = val
-        n = len(X) if rows is None else len(rows)
-        self.source: BatchSource = ArrayBatches(X, Y, weights, rows, n if batch_size is None else min(batch_size, n))
+        self.source: BatchSource
+        if streamed is not None:
+            self.source, self.val = streamed.sources(batch_size, validation_split, self.rng)
+        else:
+            if validation_split and validation_data is None:
+                val, rows = _split(X, Y, validation_split, self.rng)
+            self.val = val
+            n = len(X) if rows is None else len(rows)
+            self.source = ArrayBatches(X, Y, weights, rows, n if batch_size is None else min(batch_size, n))
         self.history = History()
-        self.monitor = "val_loss" if val is not None else "loss"
+        self.monitor = "val_loss" if self.val is not None else "loss"
         self.best, self.stall, self.steps, self.epoch = math.inf, 0, 0, 0
         self.divergence = Divergence(model, self.opt, self.history, on_divergence)
         self.guard: SignalGuard | None = None
@@ -277,7 +284,7 @@ class Trainer:
             for k, (name, _) in enumerate(self.metric_fns):
                 logs[name] = epoch.metric_sums[k] / n
         if self.val is not None:
-            for key, value in model.evaluate(self.val[0], self.val[1], loss=self.loss, metrics=self.metrics).items():
+            for key, value in self._validate().items():
                 logs[f"val_{key}"] = value
         logs["lr"] = self.opt.lr
         self.history.append(epoch.index, logs)
@@ -295,6 +302,15 @@ class Trainer:
         if model.stop_training and not self.halted:
             self.history.stopped_early = self.epoch < self.epochs
         return logs
+
+    def _validate(self) -> dict[str, float]:
+        """The validation logs: in-memory arrays as ``evaluate``; streamed data batch by batch."""
+        if isinstance(self.val, tuple):
+            return self.model.evaluate(self.val[0], self.val[1], loss=self.loss, metrics=self.metrics)
+        from .stream import evaluate_batches
+
+        return evaluate_batches(self.model, self.val.in_order(), self.loss, self.metrics,
+                                getattr(self.reducer, "reduce_sums", None))
 
     # -- collaborators: tol, checkpoints, signals ------------------------------------------------
     def _converged(self, value: float) -> None:
@@ -427,6 +443,57 @@ def _prepare_data(model: Sequential, loss: losses_mod.Loss, X: Any, y: Any, samp
             raise ValueError(f"fit: validation_split={validation_split} leaves {n_val} of {len(X)} samples for "
                              "validation; it must leave at least one sample on each side.")
     return X, Y, weights, val
+
+
+class _Streamed:
+    """Training data that is streamed (memory-mapped, Dask, chunks): checked, then turned into sources."""
+
+    def __init__(self, model: Sequential, loss: losses_mod.Loss, X: Any, y: Any, weights: Array | None,
+                 validation_data: Any, validation_split: float) -> None:
+        from .stream import StreamedData, stream
+
+        self.data = StreamedData(model, loss, X, y, where="fit")
+        self.weights, self.validation_split = weights, validation_split
+        self.val: Any = None
+        if validation_data is not None:
+            self.val = stream(model, loss, validation_data[0], validation_data[1], where="fit (validation)")
+        if validation_split and self.data.chunks is not None:
+            raise ValueError("fit: validation_split needs rows that can be drawn at random; for chunks or a Dask "
+                             "array pass validation_data=(X_val, y_val) instead.")
+
+    def sources(self, batch_size: int | None, validation_split: float, rng: np.random.Generator) -> tuple[Any, Any]:
+        """The training source and the validation source (the held-out rows of a memory-mapped array
+        are read where they are, batch by batch)."""
+        if not validation_split or self.val is not None:
+            return self.data.source(batch_size, self.weights), self.val
+        n_val = round(self.data.n * validation_split)
+        perm = rng.permutation(self.data.n)
+        from .stream import EVAL_BATCH
+
+        val = self.data.source(EVAL_BATCH, None, np.sort(perm[:n_val]))
+        return self.data.source(batch_size, self.weights, np.sort(perm[n_val:])), val
+
+
+def _streamed_data(model: Sequential, loss: losses_mod.Loss, X: Any, y: Any, sample_weight: Any, class_weight: Any,
+                   validation_data: Any, validation_split: float) -> _Streamed | None:
+    """``_Streamed`` for a memory-mapped array, a Dask array or chunks; None for data held in memory."""
+    from .batches import is_streamed
+
+    if not is_streamed(X, y):
+        return None
+    if validation_data is not None and validation_split:
+        raise ValueError("fit: pass validation_data or validation_split, not both.")
+    if validation_split and not 0 < validation_split < 1:
+        raise ValueError(f"fit: validation_split must be in (0, 1), got {validation_split!r}.")
+    if validation_data is not None and not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
+        raise ValueError("fit: validation_data must be a pair (X_val, y_val).")
+    weights = None
+    if sample_weight is not None or class_weight is not None:
+        if not isinstance(X, np.memmap):
+            raise ValueError("fit: sample_weight and class_weight need X and y as arrays (in memory or memory-mapped); "
+                             "chunks and Dask arrays take none.")
+        weights = _sample_weights(sample_weight, class_weight, y, len(X))
+    return _Streamed(model, loss, X, y, weights, validation_data, validation_split)
 
 
 def _open_checkpoints(checkpoint: Any, resume: Any, rng: np.random.Generator) -> Any:
