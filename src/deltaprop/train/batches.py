@@ -64,23 +64,33 @@ class ArrayBatches:
             yield self.get(start, order)
 
     def get(self, start: int, order: Array | None) -> Batch:
-        stop = min(start + self.batch_size, self.n)
+        return self.part(order, start, min(start + self.batch_size, self.n))
+
+    def part(self, order: Array | None, start: int, stop: int) -> Batch:
+        """The rows at positions start..stop of the epoch's ``order`` (at most ``batch_size`` of them)."""
         if order is None and self.rows is None:  # contiguous rows: views, no copy
             w = None if self.weights is None else self.weights[start:stop]
             return Batch(self.X[start:stop], self.Y[start:stop], w)
         idx = order[start:stop] if order is not None else np.arange(start, stop)
         if self.rows is not None:
             idx = self.rows[idx]
-        if self._buffers is None:
-            self._buffers = (xp.empty((self.batch_size, self.X.shape[1]), self.X.dtype),
-                             xp.empty((self.batch_size, self.Y.shape[1]), self.Y.dtype))
         m = stop - start
+        if self._buffers is None or len(self._buffers[0]) < m:
+            rows = max(m, self.batch_size)
+            self._buffers = (xp.empty((rows, self.X.shape[1]), self.X.dtype),
+                             xp.empty((rows, self.Y.shape[1]), self.Y.dtype))
         Xb, Yb = self._buffers[0][:m], self._buffers[1][:m]
         # mode="clip": the indices are valid by construction, and the default mode="raise" would first
         # gather into a hidden buffer and then copy it into `out`
         np.take(self.X, idx, axis=0, out=Xb, mode="clip")
         np.take(self.Y, idx, axis=0, out=Yb, mode="clip")
         return Batch(Xb, Yb, None if self.weights is None else self.weights[idx])
+
+    def in_order(self, batch_size: int | None = None) -> Iterator[Batch]:
+        """Every row once, in stored order (evaluation, prediction)."""
+        step = batch_size or self.batch_size
+        for start in range(0, self.n, step):
+            yield self.part(None, start, min(start + step, self.n))
 
 
 # -- data larger than memory ------------------------------------------------------------------------
@@ -100,8 +110,7 @@ class MappedBatches(ArrayBatches):
         super().__init__(X, y, weights, rows, batch_size)
         self.prepare, self.dtype = prepare, np.dtype(dtype)
 
-    def get(self, start: int, order: Array | None) -> Batch:
-        stop = min(start + self.batch_size, self.n)
+    def part(self, order: Array | None, start: int, stop: int) -> Batch:
         if order is None and self.rows is None:
             return self.take(slice(start, stop))
         idx = order[start:stop] if order is not None else np.arange(start, stop)
@@ -109,33 +118,24 @@ class MappedBatches(ArrayBatches):
 
     def take(self, idx: Array | slice) -> Batch:
         """The rows ``idx`` (an index array or a slice), converted and checked."""
+        m = idx.stop - idx.start if isinstance(idx, slice) else len(idx)
+        if self._buffers is None or len(self._buffers[0]) < m:
+            rows = max(m, self.batch_size)  # the raw rows and their conversion, reused batch after batch
+            self._buffers = (xp.empty((rows, self.X.shape[1]), self.X.dtype),
+                             xp.empty((rows if self.X.dtype != self.dtype else 0, self.X.shape[1]), self.dtype))
         if isinstance(idx, slice):
             raw, y = self.X[idx], self.Y[idx]
         else:
-            m = len(idx)
-            if self._buffers is None:
-                self._buffers = (xp.empty((self.batch_size, self.X.shape[1]), self.X.dtype),
-                                 xp.empty((self.batch_size, self.X.shape[1]), self.dtype))
             raw = self._buffers[0][:m]
             np.take(self.X, idx, axis=0, out=raw, mode="clip")
             y = np.take(self.Y, idx, axis=0)
         if raw.dtype != self.dtype:
-            if self._buffers is None:
-                self._buffers = (xp.empty((0, self.X.shape[1]), self.X.dtype),
-                                 xp.empty((self.batch_size, self.X.shape[1]), self.dtype))
-            converted = self._buffers[1][:len(raw)]
+            converted = self._buffers[1][:m]
             np.copyto(converted, raw, casting="unsafe")
             raw = converted
         X, Y = self.prepare(raw, y)
         w = None if self.weights is None else self.weights[idx]
         return Batch(X, Y, w)
-
-    def in_order(self, batch_size: int | None = None) -> Iterator[Batch]:
-        """Every row once, in stored order (evaluation, prediction)."""
-        step = batch_size or self.batch_size
-        for start in range(0, self.n, step):
-            stop = min(start + step, self.n)
-            yield self.take(slice(start, stop) if self.rows is None else self.rows[start:stop])
 
 
 @dataclass

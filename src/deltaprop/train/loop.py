@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -41,7 +41,7 @@ from .history import History
 from .interrupt import SignalGuard, interrupted
 from .progress import Progress
 
-__all__ = ["GradientReducer", "History", "Trainer", "fit", "prepare_targets"]
+__all__ = ["CollectiveReducer", "GradientReducer", "History", "Trainer", "fit", "prepare_targets"]
 
 
 class GradientReducer(Protocol):
@@ -52,6 +52,21 @@ class GradientReducer(Protocol):
     gradients in place. The default is no reducer: a single process updates with its own gradients."""
 
     def reduce(self, model: Sequential, rows: int) -> None: ...
+
+
+@runtime_checkable
+class CollectiveReducer(GradientReducer, Protocol):
+    """A reducer across processes that also combines each step's loss and the epoch's sums, so that
+    every process sees the global values and takes the same decisions (divergence, ``tol``, early
+    stopping), and a process may hold no rows of a batch. ``distributed.MPIReducer`` is one.
+
+    ``reduce_step(model, rows, part)`` replaces ``reduce``: ``part`` is this process's share of the
+    batch's loss (value × rows for a mean, the value for a sum); it returns the global (part, rows).
+    ``reduce_sums(sums)`` returns the element-wise sums over the processes, the same on each."""
+
+    def reduce_step(self, model: Sequential, rows: int, part: float) -> tuple[float, int]: ...
+
+    def reduce_sums(self, sums: list[float]) -> list[float]: ...
 
 
 class _Epoch:
@@ -115,6 +130,7 @@ class Trainer:
                                                validation_split)
         self.shuffle, self.verbose, self.tol, self.augment = shuffle, verbose, tol, augment
         self.checkpoint, self.on_divergence, self.reducer = checkpoint, on_divergence, reducer
+        self._collective = isinstance(reducer, CollectiveReducer)
         self.rng = rng_from(seed) if seed is not None else model.rng
         self.resumed = _open_checkpoints(checkpoint, resume, self.rng)
         # from here on the run changes things: the optimizer's schedule, the model's loss, the generator
@@ -248,24 +264,29 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_batch_begin(epoch.batches)
         model, loss = self.model, self.loss
-        a = model.forward(batch.X, training=True)
-        value, delta, top = model.output_delta(loss, a, batch.Y, batch.w, prepared=True)
-        if not math.isfinite(value):
-            self.divergence.fail(f"the loss became {value} at epoch {self.epoch + 1}, step {self.steps + 1}",
-                                 self.steps)
-            self.halted = True
-            return value
-        model._backward_from(top, delta)
-        m = len(batch.X)
-        if self.reducer is not None:
-            self.reducer.reduce(model, m)
+        if self._collective:
+            value, m, a = self._collective_step(batch)
+            if self.halted:
+                return value
+        else:
+            a = model.forward(batch.X, training=True)
+            value, delta, top = model.output_delta(loss, a, batch.Y, batch.w, prepared=True)
+            if not math.isfinite(value):
+                self.divergence.fail(f"the loss became {value} at epoch {self.epoch + 1}, step {self.steps + 1}",
+                                     self.steps)
+                self.halted = True
+                return value
+            model._backward_from(top, delta)
+            m = len(batch.X)
+            if self.reducer is not None:
+                self.reducer.reduce(model, m)
+            epoch.total += value * m if loss.reduction == "mean" else value
         self.opt.step(model)
         self.steps += 1
         epoch.batches += 1
-        epoch.total += value * m if loss.reduction == "mean" else value
-        if self.metric_fns:
+        if a is not None and self.metric_fns:
             for k, (_, fn) in enumerate(self.metric_fns):
-                epoch.metric_sums[k] += fn(a, batch.Y) * m
+                epoch.metric_sums[k] += fn(a, batch.Y) * len(batch.X)
         if self.callbacks:
             for cb in self.callbacks:
                 cb.on_batch_end(epoch.batches - 1, {"loss": value, "size": m})
@@ -273,12 +294,41 @@ class Trainer:
             self._interrupt(self.epoch, epoch.in_progress(self.source.batch_size), saved=False)
         return value
 
+    def _collective_step(self, batch: Batch) -> tuple[float, int, Array | None]:
+        """forward → loss → backward → reduce, with the loss combined across processes: every process
+        reaches the all-reduce (one with no rows, or a non-finite loss, adds zero gradients), and
+        all of them see the global loss, so a divergence stops each of them at the same step.
+        Returns (the global batch loss, the global batch rows, this process's outputs or None)."""
+        model, loss, epoch = self.model, self.loss, self._current
+        assert epoch is not None
+        m, a, part = len(batch.X), None, 0.0
+        if m:
+            a = model.forward(batch.X, training=True)
+            value, delta, top = model.output_delta(loss, a, batch.Y, batch.w, prepared=True)
+            part = value * m if loss.reduction == "mean" else value
+            if math.isfinite(value):
+                model._backward_from(top, delta)
+        if not m or not math.isfinite(part):
+            for _, _, g in model.param_grad_pairs():
+                g.fill(0.0)
+        part, rows = self.reducer.reduce_step(model, m, part)  # type: ignore[union-attr]
+        value = part / rows if loss.reduction == "mean" else part
+        if not math.isfinite(value):
+            self.divergence.fail(f"the loss became {value} at epoch {self.epoch + 1}, step {self.steps + 1}",
+                                 self.steps)
+            self.halted = True
+            return math.nan, rows, a
+        epoch.total += part
+        return value, rows, a
+
     def end_epoch(self) -> dict[str, float]:
         """Close the epoch: logs and validation, history, schedule, callbacks, progress, ``tol``, checkpoint."""
         epoch, model, n = self._current, self.model, self.source.n
         if epoch is None:
             raise RuntimeError("Trainer.end_epoch: no epoch is in progress; call step() first.")
         self._current = None
+        if self._collective and epoch.metric_sums:
+            epoch.metric_sums = self.reducer.reduce_sums(epoch.metric_sums)
         logs = {"loss": epoch.total / n if self.loss.reduction == "mean" else epoch.total}
         if self.metric_fns:
             for k, (name, _) in enumerate(self.metric_fns):
