@@ -249,7 +249,12 @@ class Sequential:
 
     # -- inference and evaluation ------------------------------------------------------------
     def predict(self, X: Any, *, batch_size: int | None = None) -> Array:
-        """Network outputs a(L) for the rows of X (dropout off). Large inputs can go in batches."""
+        """Network outputs a(L) for the rows of X (dropout off). Large inputs can go in batches; a
+        memory-mapped or Dask array streams batch by batch (docs/scale.md)."""
+        if _streamed(X):
+            from ..train.stream import predict_batches, stream
+
+            return predict_batches(self, stream(self, None, X, None, where="predict", batch_size=batch_size))
         X = check_X(X, dtype=self.dtype, n_features=self.n_inputs, where="predict")
         if batch_size is None or batch_size >= len(X):
             return self.forward(X, training=False)
@@ -263,8 +268,14 @@ class Sequential:
 
     def evaluate(self, X: Any, y: Any, *, loss: str | losses_mod.Loss | None = None,
                  metrics: Sequence[Any] = ()) -> dict[str, float]:
-        """{"loss": L, <metric>: value, …} on (X, y) with dropout off."""
+        """{"loss": L, <metric>: value, …} on (X, y) with dropout off. A memory-mapped or Dask array,
+        or chunks of (X, y) pairs with y=None, streams batch by batch (docs/scale.md)."""
         loss_obj = self._resolve_loss(loss)
+        if _streamed(X, y):
+            from ..train.stream import evaluate_batches, stream
+
+            return evaluate_batches(self, stream(self, loss_obj, X, y, where="evaluate").in_order(), loss_obj,
+                                    metrics)
         X = check_X(X, dtype=self.dtype, n_features=self.n_inputs, where="evaluate")
         check_targets(self, loss_obj, y, len(X), where="evaluate")  # a clear error, not one from inside a loss
         a = self.forward(X, training=False)
@@ -358,6 +369,12 @@ class Sequential:
         return (f"<table><thead><tr><th>#</th><th>layer</th><th>output shape</th><th>params</th></tr></thead>"
                 f"<tbody>{cells}</tbody></table><p>input: (n, {self.n_inputs}) · parameters: {self.n_params:,}"
                 f" · dtype: {self.dtype}</p>")
+
+
+def _streamed(X: Any, y: Any = 0) -> bool:
+    from ..train.batches import is_streamed
+
+    return is_streamed(X, y)
 
 
 def default_loss(model: Sequential) -> str:

@@ -93,19 +93,13 @@ class StreamedData:
         return MappedBatches(self.X, self.y, weights, rows, size, self.prepare, self.model.dtype)  # type: ignore
 
 
-def stream(model: Any, loss: losses_mod.Loss, X: Any, y: Any, *, where: str,
+def stream(model: Any, loss: losses_mod.Loss | None, X: Any, y: Any, *, where: str,
            batch_size: int | None = None) -> MappedBatches | ChunkBatches:
-    """Batches in stored order for evaluation or prediction (``y`` None: zero targets)."""
+    """Batches in stored order for evaluation or prediction (``y=None``: no targets, for ``predict``)."""
     if y is None and not isinstance(X, Chunks) and (isinstance(X, np.memmap) or is_dask(X)):
-        y = np.zeros((len(X), model.n_outputs), dtype=model.dtype) if not is_dask(X) else \
-            _dask_zeros(X, model.n_outputs)
-    return StreamedData(model, loss, X, y, where=where).source(batch_size or EVAL_BATCH)
-
-
-def _dask_zeros(X: Any, k: int) -> Any:
-    import dask.array as da
-
-    return da.zeros((X.shape[0], k), chunks=(X.chunks[0], k))
+        y = np.broadcast_to(np.zeros(1, dtype=np.int8), (X.shape[0],))  # a stand-in that takes no memory
+    data = StreamedData(model, loss or losses_mod.get("mse"), X, y, where=where)
+    return data.source(batch_size or EVAL_BATCH)
 
 
 def _in_order(source: MappedBatches | ChunkBatches) -> Iterator[Batch]:
@@ -151,10 +145,10 @@ def evaluate_batches(model: Any, batches: Iterator[Batch], loss: losses_mod.Loss
     if reduce is not None:
         sums = reduce(sums)
     n = sums[1]
-    out = {"loss": sums[0] / n if loss.reduction == "mean" else sums[0]}
+    out = {"loss": float(sums[0] / n if loss.reduction == "mean" else sums[0])}
     for k, (name, fn) in enumerate(fns):
         if fn in DECOMPOSABLE:
-            out[name] = sums[2 + k] / n
+            out[name] = float(sums[2 + k] / n)
         else:
-            out[name] = fn(np.concatenate([a for a, _ in kept]), np.concatenate([t for _, t in kept]))
+            out[name] = float(fn(np.concatenate([a for a, _ in kept]), np.concatenate([t for _, t in kept])))
     return out
