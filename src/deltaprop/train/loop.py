@@ -500,13 +500,19 @@ class _Streamed:
 
     def __init__(self, model: Sequential, loss: losses_mod.Loss, X: Any, y: Any, weights: Array | None,
                  validation_data: Any, validation_split: float) -> None:
+        from .batches import is_streamed
         from .stream import StreamedData, stream
 
         self.data = StreamedData(model, loss, X, y, where="fit")
         self.weights, self.validation_split = weights, validation_split
         self.val: Any = None
         if validation_data is not None:
-            self.val = stream(model, loss, validation_data[0], validation_data[1], where="fit (validation)")
+            Xv, yv = validation_data
+            if is_streamed(Xv, yv):
+                self.val = stream(model, loss, Xv, yv, where="fit (validation)")
+            else:
+                Xv = check_X(Xv, dtype=model.dtype, n_features=model.n_inputs, where="fit", name="validation X")
+                self.val = (Xv, prepare_targets(model, loss, yv, len(Xv), where="fit (validation)"))
         if validation_split and self.data.chunks is not None:
             raise ValueError("fit: validation_split needs rows that can be drawn at random; for chunks or a Dask "
                              "array pass validation_data=(X_val, y_val) instead.")
