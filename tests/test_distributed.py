@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-import _mpi_job  # noqa: E402
+import _mpi_job
 
 MPIEXEC = Path(sys.executable).parent / "mpiexec"
 SRC = str(Path(__file__).parents[1] / "src")

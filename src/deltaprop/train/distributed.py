@@ -103,7 +103,7 @@ class MPIReducer:
         start = time.perf_counter()
         self.comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
         self.seconds += time.perf_counter() - start
-        total_rows = int(round(float(buf[P + 1])))
+        total_rows = round(float(buf[P + 1]))
         if self.mean:
             np.multiply(buf[:P], 1.0 / total_rows if total_rows else 0.0, out=grads)
         else:
