@@ -31,6 +31,7 @@ from __future__ import annotations
 import difflib
 import os
 import sys
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +72,7 @@ SETTINGS: dict[str, tuple[tuple[type, ...], Any]] = {
     "out": ((str,), None),
     "history": ((str,), None),
     "plots": ((str,), None),
+    "distributed": ((bool,), False),
 }
 TABLES = ("data", "model", "training", "output")
 
@@ -173,7 +175,9 @@ def load_data(spec: str, *, target: str | None = None, n_samples: int | None = N
               seed: int | None = 0, features: list[str] | None = None, need_target: bool = True,
               task: str = "auto") -> Data:
     """A built-in data set by name ("moons", "xor", "digits", …), a CSV file (``target`` names the
-    target column; default the last), a ``.npz`` (arrays X and y, or images and labels), or a
+    target column; default the last), a ``.npz`` (arrays X and y, or images and labels; members
+    stored uncompressed are memory-mapped), an ``.npy`` of features (memory-mapped; ``target`` names
+    the targets' .npy), a Parquet file (read one row group at a time), or a
     folder of MNIST IDX files. ``features`` reads exactly those CSV columns (as a saved model
     recorded them); with ``need_target=False`` a CSV may lack the target column (for predict).
 
@@ -191,6 +195,8 @@ def load_data(spec: str, *, target: str | None = None, n_samples: int | None = N
             codes = np.searchsorted(values, data.y)
             data.classes = [f"{v:g}" for v in values]
             data.y = codes.astype(np.intp)
+    if hasattr(data.X, "_read") and hasattr(data.X._read, "labels"):  # Parquet row groups: the labels as decided
+        data.X._read.labels = data.y
     return data
 
 
@@ -208,8 +214,13 @@ def _load(spec: str, target: str | None, n_samples: int | None, noise: float | N
             return _csv(path, target, features, need_target)
         if suffix == ".npz":
             return _npz(path)
-        raise ValueError(f"data: {path.name!r} is not a data file deltaprop reads; use a .csv, a .npz, "
-                         "a folder of MNIST IDX files, or a built-in data set name.")
+        if suffix == ".npy":
+            return _npy(path, target, need_target)
+        if suffix in (".parquet", ".pq"):
+            return _parquet(path, target, features, need_target)
+        raise ValueError(f"data: {path.name!r} is not a data file deltaprop reads; use a .csv, a .npz, an .npy "
+                         "(with --target y.npy), a .parquet, a folder of MNIST IDX files, or a built-in data set "
+                         "name.")
     if os.sep in spec or "." in spec:
         raise FileNotFoundError(f"data: no such file or folder {spec!r}.")
     names = sorted(k for k in datasets.DATASETS if k not in ("csv", "mnist_npz"))
@@ -283,22 +294,52 @@ def _csv(path: Path, target: str | None, features: list[str] | None, need_target
 
 def _npz(path: Path) -> Data:
     from ..datasets import load_npz_mnist
+    from ..datasets.large import open_npz
 
     try:
-        with np.load(path, allow_pickle=False) as f:
-            keys = set(f.files)
-            if {"X", "y"} <= keys:
-                return _arrays(str(path), f["X"], f["y"])
-            if "X" in keys and len(keys) == 1:
-                return _arrays(str(path), f["X"], None)
-    except (ValueError, OSError) as err:
+        arrays = open_npz(path)  # members stored without compression are memory-mapped, not read
+    except (ValueError, OSError, zipfile.BadZipFile) as err:
         raise ValueError(f"data: {path.name} is not a readable .npz file ({err}).") from None
+    keys = set(arrays)
+    if {"X", "y"} <= keys:
+        return _arrays(str(path), arrays["X"], arrays["y"])
+    if "X" in keys and len(keys) == 1:
+        return _arrays(str(path), arrays["X"], None)
     if {"images", "labels"} <= keys or {"x_train", "y_train", "x_test", "y_test"} <= keys:
         (Xtr, ytr), (Xte, yte) = load_npz_mnist(path, scale=_is_uint8(path))
         side = int(np.sqrt(Xtr.shape[1]))
         return _images(str(path), Xtr, ytr, Xte, yte, side=side)
     raise ValueError(f"data: {path.name} holds arrays {sorted(keys)}; expected 'X' and 'y', 'images' and 'labels', "
                      "or 'x_train', 'y_train', 'x_test', 'y_test'.")
+
+
+def _npy(path: Path, target: str | None, need_target: bool) -> Data:
+    """An .npy of features, memory-mapped; the targets in the .npy that ``target`` names, or in the
+    file beside it whose name has y for X (train_X.npy → train_y.npy)."""
+    from ..datasets.large import open_npy
+
+    X = open_npy(path)
+    if target is None and path.stem.endswith("X"):
+        sibling = path.with_name(path.stem[:-1] + "y.npy")
+        target = str(sibling) if sibling.is_file() else None
+    if target is None:
+        if need_target:
+            raise ValueError(f"data: {path.name} holds the features only; name the targets' file with --target "
+                             "y.npy (or put them beside it as …y.npy for …X.npy).")
+        return _arrays(str(path), X, None)
+    if not Path(target).is_file():
+        raise FileNotFoundError(f"data: no such targets file {target!r} (--target names an .npy for .npy data).")
+    return _arrays(str(path), X, open_npy(target))
+
+
+def _parquet(path: Path, target: str | None, features: list[str] | None, need_target: bool) -> Data:
+    """A Parquet file read one row group at a time: X is ``Chunks`` of (X, y) row groups."""
+    from ..datasets.large import ParquetRowGroups
+    from ..train.batches import Chunks
+
+    groups = ParquetRowGroups(path, target, features=features, need_target=need_target)
+    return Data(X=Chunks(groups), y=groups.labels, source=str(path), classes=groups.classes,  # type: ignore[arg-type]
+                feature_names=groups.feature_names)
 
 
 def _is_uint8(path: Path) -> bool:

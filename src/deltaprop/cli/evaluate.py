@@ -19,7 +19,7 @@ def add_parser(sub: Any) -> None:
                     "  deltaprop evaluate iris.safetensors iris.csv --json\n"
                     "  deltaprop evaluate mnist.safetensors mnist10k.npz --plots plots/")
     p.add_argument("model", metavar="MODEL", help="a model file written by train --out")
-    p.add_argument("data", metavar="DATA", help="data set name, .csv, .npz or IDX folder")
+    p.add_argument("data", metavar="DATA", help="data set name, .csv, .npz, .npy, .parquet or IDX folder")
     p.add_argument("--target", metavar="COLUMN", help="the CSV target column (default: as in training)")
     p.add_argument("--part", choices=["test", "train"], default="test", help="for sources with a test part")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -35,9 +35,9 @@ def run(args: argparse.Namespace) -> int:
     metrics = ["accuracy"] if classify else ["mse", "mae", "r2"]
     results = model.evaluate(transform(data.X), data.y, metrics=metrics)
     if args.json:
-        print(json.dumps({"model": args.model, "data": args.data, "n": len(data.X), **results}))
+        print(json.dumps({"model": args.model, "data": args.data, "n": len(data.y), **results}))
     else:
-        print(f"{args.model} on {args.data} ({len(data.X):,} samples):")
+        print(f"{args.model} on {args.data} ({len(data.y):,} samples):")
         for key, value in results.items():
             print(f"  {key:<10} {value:.4f}")
     if args.plots and classify:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,15 @@ def add_parser(sub: Any) -> None:
                     "  deltaprop train --data iris.csv --target species --standardize --layers 4,16,3 "
                     "--history history.json --plots plots/\n"
                     "  deltaprop train --data mnist10k.npz --layers 784,128,10 --epochs 10 --batch-size 64\n"
-                    "  deltaprop train --config run.toml --epochs 50")
+                    "  deltaprop train --config run.toml --epochs 50\n"
+                    "  deltaprop train --data X.npy --target y.npy --layers 784,128,10 --epochs 5\n"
+                    "  mpiexec -n 4 deltaprop train --data X.npy --target y.npy --layers 784,128,10 --distributed")
     g = p.add_argument_group("data")
-    g.add_argument("--data", metavar="SOURCE", help="data set name, .csv, .npz or IDX folder")
-    g.add_argument("--target", metavar="COLUMN", help="the CSV column to predict (default: the last)")
+    g.add_argument("--data", metavar="SOURCE", help="data set name, .csv, .npz, .npy, .parquet or IDX folder; "
+                                                    "with --distributed, {rank} in the name gives each rank its "
+                                                    "own shard")
+    g.add_argument("--target", metavar="COLUMN", help="the CSV or Parquet column to predict (default: the last), or "
+                                                      "the .npy of targets for .npy features")
     g.add_argument("--task", choices=["auto", "classification", "regression"],
                    help="auto (default): class names and integer labels (up to 20 values) are classes")
     g.add_argument("--n-samples", type=positive_int, metavar="N", help="samples drawn for 2-D toy sets")
@@ -62,6 +68,9 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--resume", metavar="FILE", help="continue the run saved in FILE (same settings; --epochs is the "
                                                     "total)")
     g.add_argument("--config", metavar="FILE.toml", help="read settings from a TOML file (flags override it)")
+    g.add_argument("--distributed", action="store_true", default=None,
+                   help="data-parallel training over the ranks of mpiexec (needs deltaprop[mpi]): "
+                        "mpiexec -n 4 deltaprop train … --distributed")
     g.add_argument("--progress", choices=["bar", "lines", "none"], default="bar",
                    help="a progress bar (default; needs tqdm), a line per epoch, or nothing")
     g = p.add_argument_group("output")
@@ -77,14 +86,39 @@ def run(args: argparse.Namespace) -> int:
     settings = merge(config, vars(args))
     if settings["data"] is None:
         raise ValueError("train: no data; pass --data with a data set name or a file (or set data in --config).")
+    if settings["distributed"]:
+        return _run_distributed(settings, args.progress)
     run_training(settings, progress=args.progress)
     return 0
 
 
-def run_training(s: dict[str, Any], *, progress: str = "bar", every: int | None = None) -> Any:
+def _run_distributed(settings: dict[str, Any], progress: str) -> int:
+    """One rank of ``mpiexec -n N deltaprop train … --distributed``: every rank trains; rank 0 alone
+    prints and writes the outputs; an error on any rank aborts them all (docs/scale.md)."""
+    import contextlib
+
+    from ..train.distributed import abort_on_error, world
+
+    comm = world()
+    abort_on_error(comm)
+    rank = comm.Get_rank()
+    layout = "shared"
+    if "{rank}" in settings["data"]:
+        settings["data"], layout = settings["data"].replace("{rank}", str(rank)), "shard"
+    if rank != 0:
+        settings.update(out=None, history=None, plots=None)
+    with open(os.devnull, "w") as quiet, \
+            contextlib.redirect_stdout(quiet) if rank != 0 else contextlib.nullcontext():
+        run_training(settings, progress=progress if rank == 0 else "none", distributed=layout)
+    return 0
+
+
+def run_training(s: dict[str, Any], *, progress: str = "bar", every: int | None = None,
+                 distributed: str | None = None) -> Any:
     from ..nn.model import mlp
     from ..optim import optimizers
     from ..teach.diagnosis import TrainingMonitor, diagnose
+    from ..train.batches import Chunks
     from ..train.callbacks import EarlyStopping, LambdaCallback
     from .config import load_data, parse_layers
 
@@ -94,6 +128,12 @@ def run_training(s: dict[str, Any], *, progress: str = "bar", every: int | None 
         raise ValueError(f"train: {data.source} has no targets; pass a file with a target column (--target).")
     X, y = data.X, data.y
     X_test, y_test = data.X_test, data.y_test
+    streamed = _streamed(X)
+    if streamed and (s["standardize"] or s["test_split"]):
+        if not isinstance(X, np.memmap) or X.nbytes > _memory_budget():
+            raise ValueError(f"train: {data.source} is read batch by batch (larger than memory), so --standardize "
+                             "and --test-split do not apply; scale the features and hold out a test file beforehand.")
+        X, y, streamed = np.asarray(X), np.asarray(y), False  # small enough: in memory, as these options need
     if s["test_split"] and X_test is None:
         from ..datasets import train_test_split
 
@@ -101,11 +141,12 @@ def run_training(s: dict[str, Any], *, progress: str = "bar", every: int | None 
                                                 stratify=data.classes is not None)
     mean, std = None, None
     if s["standardize"]:
-        mean, std = X.mean(axis=0), X.std(axis=0)
+        mean, std = _mean_std(X, distributed == "shard")
         std = np.where(std > 0, std, 1.0)
     transform = input_transform(mean, std)
-    sizes = parse_layers(s["layers"]) if s["layers"] is not None else [X.shape[1], 32, data.n_outputs]
-    _check_sizes(sizes, X, data)
+    n_features = len(data.feature_names or ()) if isinstance(X, Chunks) else X.shape[1]
+    sizes = parse_layers(s["layers"]) if s["layers"] is not None else [n_features, 32, data.n_outputs]
+    _check_sizes(sizes, n_features, data)
     classify = data.classes is not None
     output = s["output"] or (("sigmoid" if sizes[-1] == 1 else "softmax") if classify else "identity")
     model = mlp(sizes, activation=s["activation"], output_activation=output, init=s["init"], dropout=s["dropout"],
@@ -137,15 +178,22 @@ def run_training(s: dict[str, Any], *, progress: str = "bar", every: int | None 
 
         callbacks.append(LambdaCallback(on_epoch_end=report))
 
-    print(f"data: {data.source}: {len(X):,} training samples, {X.shape[1]} features"
+    print(f"data: {data.source}: {len(y):,} training samples, {n_features} features"
           + (f", {len(data.classes)} classes" if classify else ", regression")
           + (f"; {len(X_test):,} test samples" if X_test is not None else ""))
     print(model.summary() + "\n")
     start = time.perf_counter()
-    history = model.fit(transform(X), y, loss=s["loss"], optimizer=optimizer, epochs=s["epochs"],
-                        batch_size=s["batch_size"] or None, validation_split=s["validation_split"], metrics=metrics,
-                        callbacks=callbacks, verbose=verbose, seed=s["seed"], checkpoint=s["checkpoint"],
-                        checkpoint_every=s["checkpoint_every"], resume=s["resume"])
+    fit: Any = model.fit
+    if distributed is not None:
+        from functools import partial
+
+        from ..train.distributed import fit_distributed
+
+        fit = partial(fit_distributed, model, layout=distributed)
+    history = fit(transform(X), None if isinstance(X, Chunks) else y, loss=s["loss"], optimizer=optimizer,
+                  epochs=s["epochs"], batch_size=s["batch_size"] or None, validation_split=s["validation_split"],
+                  metrics=metrics, callbacks=callbacks, verbose=verbose, seed=s["seed"], checkpoint=s["checkpoint"],
+                  checkpoint_every=s["checkpoint_every"], resume=s["resume"])
     seconds = time.perf_counter() - start
 
     print(f"\ntrained {len(history)} epoch(s) in {seconds:.1f} s"
@@ -180,21 +228,50 @@ def run_training(s: dict[str, Any], *, progress: str = "bar", every: int | None 
         save_history(history, s["history"])
         print(f"saved the history to {s['history']}")
     if s["plots"]:
+        if streamed and X_test is None:  # no figures that need every row in memory
+            X, y = None, None
         write_plots(Path(s["plots"]), model=model, history=history, monitor=monitor, data=data,
                      X=X_test if X_test is not None else X, y=y_test if y_test is not None else y,
                      transform=transform, fmt="png", label="test data" if X_test is not None else "training data")
     return model, history, diagnosis
 
 
-def _check_sizes(sizes: list[int], X: np.ndarray, data: Any) -> None:
-    if X.shape[1] == 0:
+def _streamed(X: Any) -> bool:
+    from ..train.batches import is_streamed
+
+    return is_streamed(X)
+
+
+def _memory_budget() -> int:
+    """A quarter of the memory available now: what --standardize or --test-split may read in whole."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 4
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not on Linux
+        return 1 << 30
+
+
+def _mean_std(X: np.ndarray, shards: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and standard deviation; over all ranks' shards when each rank holds its own."""
+    if not shards:
+        return X.mean(axis=0), X.std(axis=0)
+    from ..train.distributed import world
+
+    comm = world()
+    n = comm.allreduce(len(X))
+    mean = comm.allreduce(X.sum(axis=0, dtype=np.float64)) / n
+    var = comm.allreduce(((X - mean) ** 2).sum(axis=0)) / n
+    return mean, np.sqrt(var)
+
+
+def _check_sizes(sizes: list[int], n_features: int, data: Any) -> None:
+    if n_features == 0:
         raise ValueError(f"train: {data.source} has no feature columns besides the target; add input columns.")
     if data.classes is not None and len(data.classes) < 2:
         raise ValueError(f"train: the target of {data.source} has only one class ({data.classes[0]!r}); a classifier "
                          "needs examples of at least two classes (or pass --task regression for numeric targets).")
-    if sizes[0] != X.shape[1]:
-        raise ValueError(f"train: --layers starts with {sizes[0]} inputs but {data.source} has {X.shape[1]} features; "
-                         f"start the list with {X.shape[1]}.")
+    if sizes[0] != n_features:
+        raise ValueError(f"train: --layers starts with {sizes[0]} inputs but {data.source} has {n_features} features; "
+                         f"start the list with {n_features}.")
     if data.classes is not None:
         k = len(data.classes)
         ok = (1, 2) if k == 2 else (k,)

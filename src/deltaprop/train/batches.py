@@ -184,12 +184,13 @@ class Chunks:
             return
         if y is not None:
             raise ValueError("Chunks: pass the chunks as (X, y) pairs and y=None, or a Dask array X with y.")
-        if iter(data) is data if hasattr(data, "__iter__") else not callable(data):
+        sequence = hasattr(data, "__len__") and hasattr(data, "__getitem__")
+        if not sequence and (iter(data) is data if hasattr(data, "__iter__") else not callable(data)):
             raise TypeError("Chunks: the chunks must be readable once per epoch: a list or sequence of (X, y) pairs, "
                             "an iterable whose __iter__ starts over, or a function that returns a new iterator of "
                             f"pairs; got {type(data).__name__}, which can be read only once (wrap the generator in a "
                             "function: Chunks(lambda: make_chunks())).")
-        self.random_access = hasattr(data, "__len__") and hasattr(data, "__getitem__")
+        self.random_access = sequence
         self._read = data
         self.lengths = None  # counted on the first pass (check_chunks)
         self.n_features = -1
