@@ -7,7 +7,8 @@ data-parallel training on 1 against 2 MPI ranks, with an α–β model of the al
 
 Each figure is the minimum of ``--repeats`` runs (the stable one) with the median beside it; the
 machine is shared, so medians are noisy. Every process uses one BLAS thread, so 2 ranks use 2 cores
-where 1 rank uses one: the comparison is data parallelism, not BLAS threading. The MNIST nets are those of benchmarks/speed.py: 784-256-128-10 (batch 128) and
+where 1 rank uses one: the comparison is data parallelism, not BLAS threading. The MNIST nets are
+those of benchmarks/speed.py: 784-256-128-10 (batch 128) and
 784-1024-1024-10 (batch 256), Adam, float32, on the first 8,000 images of mnist10k.npz.
 """
 
@@ -16,9 +17,8 @@ from __future__ import annotations
 import os
 import sys
 
-if "--threads" not in sys.argv:  # before NumPy loads its BLAS
-    for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(_var, "1")
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # before NumPy loads its BLAS
+    os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
 import json  # noqa: E402
@@ -228,7 +228,6 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     ap.add_argument("--net", choices=list(NETS))
     ap.add_argument("--out")
-    ap.add_argument("--threads")
     args = ap.parse_args()
     if args.part == "worker":
         worker(args.net, args.epochs, args.out)
@@ -249,8 +248,8 @@ def main() -> None:
             for key, r in rows.items():
                 if isinstance(r, dict):
                     print(f"  {key:<24} {r['seconds']:7.2f} s (median {r['median_seconds']:.2f})  "
-                          f"{r['samples_per_s']:8,.0f} samples/s  all-reduce in step {r['allreduce_in_step_s'] * 1e3:.2f}"
-                          f" ms, bare {r['allreduce_bare_s'] * 1e3:.3f} ms")
+                          f"{r['samples_per_s']:8,.0f} samples/s  all-reduce in step "
+                          f"{r['allreduce_in_step_s'] * 1e3:.2f} ms, bare {r['allreduce_bare_s'] * 1e3:.3f} ms")
             print(f"  speed-up with 2 ranks: {rows['speed-up 2 ranks']:.2f}")
         compute = {net: compute_per_step(net, [16, 32, 64, 128, 256], args.repeats) for net in NETS}
         params = {net: result["mpi"][net]["1 rank"]["params"] for net in NETS}
@@ -260,11 +259,12 @@ def main() -> None:
             print(f"\n{net}: t(b) = {m['c0_s'] * 1e3:.3f} ms + {m['c1_s_per_row'] * 1e6:.2f} µs·b, "
                   f"{m['bytes'] / 1e6:.2f} MB per all-reduce, global batch {m['global_batch']}")
             for name, n in m["networks"].items():
-                print(f"  {name}: fastest on {n['best_nodes']} nodes (per-rank batch {n['per_rank_batch_at_best']:.0f}); "
-                      f"per-rank batch at 50% weak efficiency on 64 nodes: {n['per_rank_batch_at_50pct_64_nodes']:.0f}")
+                print(f"  {name}: fastest on {n['best_nodes']} nodes (per-rank batch "
+                      f"{n['per_rank_batch_at_best']:.0f}); per-rank batch at 50% weak efficiency on 64 nodes: "
+                      f"{n['per_rank_batch_at_50pct_64_nodes']:.0f}")
                 for r in n["rows"]:
-                    print(f"    {r['nodes']:>3} nodes  all-reduce {r['allreduce_ms']:7.3f} ms  step {r['step_ms']:7.3f} "
-                          f"ms  speed-up {r['speedup']:5.2f}  efficiency {r['efficiency']:5.1%}  "
+                    print(f"    {r['nodes']:>3} nodes  all-reduce {r['allreduce_ms']:7.3f} ms  step "
+                          f"{r['step_ms']:7.3f} ms  speed-up {r['speedup']:5.2f}  efficiency {r['efficiency']:5.1%}  "
                           f"weak {r['weak_efficiency']:5.1%}")
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")
