@@ -9,6 +9,7 @@ proportional to the data. In-memory arrays keep the exact in-memory path.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -124,7 +125,8 @@ def evaluate_batches(model: Any, batches: Iterator[Batch], loss: losses_mod.Loss
     The loss and the metrics that are means over samples (accuracy, MSE, MAE, log-loss) are
     batch-weighted sums divided by the number of rows; other metrics (R², your own functions) see
     all outputs and targets at once (n × outputs in memory). ``reduce(sums) -> sums`` adds the sums
-    of several processes (distributed training)."""
+    of several processes (distributed training); there the other metrics are the processes' values
+    weighted by their rows."""
     fns = [metrics_mod.get(m) for m in metrics]
     sums = [0.0] * (2 + len(fns))
     kept: list[tuple[Array, Array]] = []
@@ -142,13 +144,15 @@ def evaluate_batches(model: Any, batches: Iterator[Batch], loss: losses_mod.Loss
                 sums[2 + k] += fn(a, batch.Y) * m
         if any(fn not in DECOMPOSABLE for _, fn in fns):
             kept.append((a.copy(), batch.Y.copy()))
-    if reduce is not None:
+    whole = {k: float(fn(np.concatenate([a for a, _ in kept]), np.concatenate([t for _, t in kept])))
+             for k, (_, fn) in enumerate(fns) if fn not in DECOMPOSABLE and kept}
+    if reduce is not None:  # several processes: their values of the other metrics weighted by their rows
+        for k, value in whole.items():
+            sums[2 + k] = value * sums[1]
         sums = reduce(sums)
+        whole = {k: sums[2 + k] / sums[1] for k in whole}
     n = sums[1]
     out = {"loss": float(sums[0] / n if loss.reduction == "mean" else sums[0])}
     for k, (name, fn) in enumerate(fns):
-        if fn in DECOMPOSABLE:
-            out[name] = float(sums[2 + k] / n)
-        else:
-            out[name] = float(fn(np.concatenate([a for a, _ in kept]), np.concatenate([t for _, t in kept])))
+        out[name] = float(sums[2 + k] / n) if fn in DECOMPOSABLE else whole.get(k, math.nan)
     return out
