@@ -169,7 +169,6 @@ class Chunks:
                                            or shuffle_buffer < 1):
             raise ValueError(f"Chunks: shuffle_buffer must be a positive number of rows, got {shuffle_buffer!r}.")
         self.shuffle_buffer = shuffle_buffer
-        self.y_missing = False
         if is_dask(data):
             X = data.rechunk({1: -1}) if data.ndim == 2 else data
             if y is None:
@@ -179,21 +178,20 @@ class Chunks:
             starts = np.concatenate([[0], np.cumsum(X.chunks[0])]).astype(np.int64)
             self._read = _DaskBlocks(X, y, starts)
             self.lengths: list[int] | None = [int(c) for c in X.chunks[0]]
-            self.n_features = int(X.shape[1]) if X.ndim == 2 else -1
             self.random_access = True
             return
         if y is not None:
             raise ValueError("Chunks: pass the chunks as (X, y) pairs and y=None, or a Dask array X with y.")
         sequence = hasattr(data, "__len__") and hasattr(data, "__getitem__")
-        if not sequence and (iter(data) is data if hasattr(data, "__iter__") else not callable(data)):
+        one_pass = iter(data) is data if hasattr(data, "__iter__") else not callable(data)  # a generator, say
+        if not sequence and one_pass:
             raise TypeError("Chunks: the chunks must be readable once per epoch: a list or sequence of (X, y) pairs, "
                             "an iterable whose __iter__ starts over, or a function that returns a new iterator of "
                             f"pairs; got {type(data).__name__}, which can be read only once (wrap the generator in a "
                             "function: Chunks(lambda: make_chunks())).")
         self.random_access = sequence
         self._read = data
-        self.lengths = None  # counted on the first pass (check_chunks)
-        self.n_features = -1
+        self.lengths = None  # counted by a first pass (stream.StreamedData)
 
     def read(self, i: int) -> tuple[Any, Any]:
         """Chunk ``i`` (random-access sources)."""
@@ -219,9 +217,14 @@ class _DaskBlocks:
 
     def __getitem__(self, i: int) -> tuple[Array, Array]:
         a, b = int(self.starts[i]), int(self.starts[i + 1])
-        X = np.asarray(self.X.blocks[i].compute())
         y = self.y[a:b]
-        return X, np.asarray(y.compute() if is_dask(y) else y)
+        if is_dask(y):  # one computation: a y derived from X does not compute the block twice
+            import dask
+
+            X, y = dask.compute(self.X.blocks[i], y)
+        else:
+            X = self.X.blocks[i].compute()
+        return np.asarray(X), np.asarray(y)
 
 
 class ChunkBatches:

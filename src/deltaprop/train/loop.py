@@ -417,6 +417,10 @@ def fit(model: Sequential, X: Any, y: Any, *, loss: str | losses_mod.Loss | None
         resume: str | os.PathLike[str] | None = None, on_divergence: str = "raise") -> History:
     """Train ``model`` on (X, y) and return the History.
 
+    - ``X`` larger than memory streams batch by batch: a memory-mapped array (``np.load(path,
+      mmap_mode="r")``, any numeric dtype), a Dask array, or chunks of (X, y) pairs with ``y=None``
+      (``batches.Chunks``); see docs/scale.md. Data-parallel training on MPI: ``distributed.fit_distributed``.
+
     - ``loss``: a Loss or name; by default it follows the output activation (softmax → cross-entropy,
       sigmoid → binary cross-entropy, else MSE). ``optimizer``: an Optimizer or name ("sgd", "adam").
     - ``batch_size=None`` is full-batch gradient descent, as in the seed script.
