@@ -100,3 +100,14 @@ def test_resume_continues_the_distributed_run_exactly(tmp_path: Path) -> None:
         np.testing.assert_array_equal(b0[key], b1[key])
         np.testing.assert_allclose(b0[key], w, rtol=0, atol=1e-12)
     np.testing.assert_allclose(b0["h_loss"], history["loss"], rtol=1e-12)
+
+
+def test_chunks_are_refused_with_a_reason(tmp_path: Path) -> None:
+    script = tmp_path / "chunks.py"
+    script.write_text("import numpy as np, deltaprop as dp\n"
+                      "from deltaprop.train.distributed import fit_distributed\n"
+                      "X = np.zeros((40, 5)); y = np.zeros(40, dtype=int)\n"
+                      "fit_distributed(dp.mlp([5, 4, 3]), [(X[:20], y[:20]), (X[20:], y[20:])], None, epochs=1)\n")
+    done = mpiexec(2, sys.executable, str(script), timeout=60)
+    assert done.returncode != 0
+    assert "chunks, Parquet row groups and Dask arrays are not split across ranks" in done.stderr

@@ -254,6 +254,11 @@ def fit_distributed(model: Any, X: Any, y: Any, *, comm: Any = None, layout: str
         trainer = Trainer(model, X, y, reducer=reducer, **kwargs)
         reducer.mean = trainer.loss.reduction == "mean"
         local: BatchSource = trainer.source
+        if not hasattr(local, "part"):
+            raise TypeError("fit_distributed: the ranks split arrays (in memory or memory-mapped, e.g. "
+                            "np.load(path, mmap_mode='r')); chunks, Parquet row groups and Dask arrays are not split "
+                            "across ranks. Save the data as .npy, or give each rank its own shard as an array "
+                            "(layout='shard').")
         if layout == "shared":
             trainer.source = RankBatches(local, rank, size)
             if trainer.val is not None:
