@@ -161,3 +161,12 @@ def test_clear_errors_for_chunks() -> None:
         net().fit([(X, y)], None, validation_split=0.2)
     with pytest.raises(ValueError, match="sample_weight"):
         net().fit([(X, y)], None, sample_weight=np.ones(600))
+
+
+def test_arrays_in_memory_with_memory_mapped_validation(tmp_path: Path) -> None:
+    X, y = data()
+    ref, h_ref = train(X[:400], y[:400], validation_data=(X[400:], y[400:]))
+    got, h_got = train(X[:400], y[:400], validation_data=(mapped(tmp_path, "Xv", X[400:]), y[400:]))
+    assert same(ref, got)
+    np.testing.assert_allclose(h_got["val_loss"], h_ref["val_loss"], rtol=1e-6)
+    assert h_got["val_accuracy"] == h_ref["val_accuracy"]

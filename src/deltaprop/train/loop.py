@@ -475,7 +475,7 @@ def _check_callbacks(callbacks: Sequence[Callback]) -> list[Callback]:
 
 def _prepare_data(model: Sequential, loss: losses_mod.Loss, X: Any, y: Any, sample_weight: Any, class_weight: Any,
                   validation_data: Any, validation_split: float
-                  ) -> tuple[Array, Array, Array | None, tuple[Array, Array] | None]:
+                  ) -> tuple[Array, Array, Array | None, Any]:
     """X and targets in the model's dtype, the per-sample weights, and the checked validation data."""
     X = check_X(X, dtype=model.dtype, n_features=model.n_inputs, where="fit")
     Y = prepare_targets(model, loss, y, len(X), where="fit")
@@ -486,9 +486,7 @@ def _prepare_data(model: Sequential, loss: losses_mod.Loss, X: Any, y: Any, samp
     if validation_data is not None:
         if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
             raise ValueError("fit: validation_data must be a pair (X_val, y_val).")
-        Xv = check_X(validation_data[0], dtype=model.dtype, n_features=model.n_inputs, where="fit",
-                     name="validation X")
-        val = (Xv, prepare_targets(model, loss, validation_data[1], len(Xv), where="fit (validation)"))
+        val = _validation(model, loss, *validation_data)
     elif validation_split:
         if not 0 < validation_split < 1:
             raise ValueError(f"fit: validation_split must be in (0, 1), got {validation_split!r}.")
@@ -504,19 +502,13 @@ class _Streamed:
 
     def __init__(self, model: Sequential, loss: losses_mod.Loss, X: Any, y: Any, weights: Array | None,
                  validation_data: Any, validation_split: float) -> None:
-        from .batches import is_streamed
-        from .stream import StreamedData, stream
+        from .stream import StreamedData
 
         self.data = StreamedData(model, loss, X, y, where="fit")
         self.weights, self.validation_split = weights, validation_split
         self.val: Any = None
         if validation_data is not None:
-            Xv, yv = validation_data
-            if is_streamed(Xv, yv):
-                self.val = stream(model, loss, Xv, yv, where="fit (validation)")
-            else:
-                Xv = check_X(Xv, dtype=model.dtype, n_features=model.n_inputs, where="fit", name="validation X")
-                self.val = (Xv, prepare_targets(model, loss, yv, len(Xv), where="fit (validation)"))
+            self.val = _validation(model, loss, *validation_data)
         if validation_split and self.data.chunks is not None:
             raise ValueError("fit: validation_split needs rows that can be drawn at random; for chunks or a Dask "
                              "array pass validation_data=(X_val, y_val) instead.")
@@ -554,6 +546,18 @@ def _streamed_data(model: Sequential, loss: losses_mod.Loss, X: Any, y: Any, sam
                              "chunks and Dask arrays take none.")
         weights = _sample_weights(sample_weight, class_weight, y, len(X))
     return _Streamed(model, loss, X, y, weights, validation_data, validation_split)
+
+
+def _validation(model: Sequential, loss: losses_mod.Loss, X: Any, y: Any) -> Any:
+    """Validation data: checked arrays (X, Y) in memory, or a source streamed batch by batch."""
+    from .batches import is_streamed
+
+    if is_streamed(X, y):
+        from .stream import stream
+
+        return stream(model, loss, X, y, where="fit (validation)")
+    Xv = check_X(X, dtype=model.dtype, n_features=model.n_inputs, where="fit", name="validation X")
+    return Xv, prepare_targets(model, loss, y, len(Xv), where="fit (validation)")
 
 
 def _open_checkpoints(checkpoint: Any, resume: Any, rng: np.random.Generator) -> Any:
