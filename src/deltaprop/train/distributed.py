@@ -9,8 +9,8 @@ same update to the same weights (docs/scale.md):
 
 where g_r is rank r's gradient of the mean loss over its m_r rows. Each rank sends m_r·g_r, and the
 summed vector is divided by B: the divisor is the global batch size, so unequal parts are exact
-(up to the order of floating-point additions). The same all-reduce carries the batch's loss and
-row count, so every rank sees the global loss (and stops together if it diverges).
+(up to the order of floating-point additions). The same all-reduce carries the batch's loss, metric
+sums and row count, so every rank sees the global values (and stops together if training diverges).
 
 Two layouts of the data:
 
@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -59,9 +59,9 @@ def is_root(comm: Any = None) -> bool:
 
 
 class MPIReducer:
-    """One all-reduce per step over the flat gradient vector, its last two slots the loss part and the
-    rows: ``[m_r·g_r, part_r, m_r]`` summed over ranks, then the gradients divided by B = Σ m_r
-    (for a loss with ``reduction="sum"`` the gradients are summed as they are)."""
+    """One all-reduce per step over the flat gradient vector and a few more slots: ``[m_r·g_r, loss
+    part, metric parts…, m_r]`` summed over ranks, then the gradients divided by B = Σ m_r (for a loss
+    with ``reduction="sum"`` they are summed as they are). The slots travel in the gradients' dtype."""
 
     def __init__(self, comm: Any = None, *, mean: bool = True) -> None:
         self.comm = comm or world()
@@ -69,50 +69,53 @@ class MPIReducer:
         self._buffer: Array | None = None
         self.seconds = 0.0  # time spent in the all-reduce (benchmarks, docs/scale.md)
 
-    def _buf(self, grads: Array) -> Array:
-        if self._buffer is None or len(self._buffer) != grads.size + 2 or self._buffer.dtype != grads.dtype:
-            self._buffer = np.empty(grads.size + 2, dtype=grads.dtype)
+    def _buf(self, grads: Array, extra: int) -> Array:
+        if self._buffer is None or len(self._buffer) != grads.size + extra or self._buffer.dtype != grads.dtype:
+            self._buffer = np.empty(grads.size + extra, dtype=grads.dtype)
         return self._buffer
 
-    def reduce_step(self, model: Any, rows: int, part: float) -> tuple[float, int]:
+    def reduce_step(self, model: Any, rows: int, parts: Sequence[float]) -> tuple[list[float], int]:
+        """All-reduce ``[m_r·g_r, parts…, m_r]``; the gradients become the global batch's, and the
+        global sums of ``parts`` (the loss, the metrics) and of the rows are returned."""
         flat = model.flat_parameters()
         if flat is not None:
-            return self._reduce(flat[1], rows, part)
+            return self._reduce(flat[1], rows, parts)
         # a layer keeps its own storage: the gradients go through one vector all the same
         grads = [g for _, _, g in model.param_grad_pairs()]
         vector = np.concatenate([g.reshape(-1) for g in grads])
-        result = self._reduce(vector, rows, part)
+        result = self._reduce(vector, rows, parts)
         offset = 0
         for g in grads:
             g[...] = vector[offset:offset + g.size].reshape(g.shape)
             offset += g.size
         return result
 
-    def _reduce(self, grads: Array, rows: int, part: float) -> tuple[float, int]:
+    def _reduce(self, grads: Array, rows: int, parts: Sequence[float]) -> tuple[list[float], int]:
         import time
 
         from mpi4py import MPI
 
-        buf = self._buf(grads)
-        P = grads.size
+        P, k = grads.size, len(parts)
+        buf = self._buf(grads, k + 1)
         if self.mean:
             np.multiply(grads, rows, out=buf[:P])
         else:
             buf[:P] = grads
-        buf[P], buf[P + 1] = part, rows
+        buf[P:P + k] = parts
+        buf[P + k] = rows
         start = time.perf_counter()
         self.comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
         self.seconds += time.perf_counter() - start
-        total_rows = round(float(buf[P + 1]))
+        total_rows = round(float(buf[P + k]))
         if self.mean:
             np.multiply(buf[:P], 1.0 / total_rows if total_rows else 0.0, out=grads)
         else:
             grads[...] = buf[:P]
-        return float(buf[P]), total_rows
+        return buf[P:P + k].tolist(), total_rows
 
     def reduce(self, model: Any, rows: int) -> None:
         """The plain ``GradientReducer`` call (no loss): the gradients of the global batch."""
-        self.reduce_step(model, rows, 0.0)
+        self.reduce_step(model, rows, ())
 
     def reduce_sums(self, sums: list[float]) -> list[float]:
         """Sums over the ranks, broadcast from rank 0 so that every rank holds the very same numbers."""

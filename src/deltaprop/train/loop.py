@@ -56,15 +56,16 @@ class GradientReducer(Protocol):
 
 @runtime_checkable
 class CollectiveReducer(GradientReducer, Protocol):
-    """A reducer across processes that also combines each step's loss and the epoch's sums, so that
-    every process sees the global values and takes the same decisions (divergence, ``tol``, early
+    """A reducer across processes that also combines each step's loss and metric sums, so that every
+    process sees the global values and takes the same decisions (divergence, ``tol``, early
     stopping), and a process may hold no rows of a batch. ``distributed.MPIReducer`` is one.
 
-    ``reduce_step(model, rows, part)`` replaces ``reduce``: ``part`` is this process's share of the
-    batch's loss (value × rows for a mean, the value for a sum); it returns the global (part, rows).
-    ``reduce_sums(sums)`` returns the element-wise sums over the processes, the same on each."""
+    ``reduce_step(model, rows, parts)`` replaces ``reduce``: ``parts`` are this process's shares of the
+    batch's loss (value × rows for a mean, the value for a sum) and metric sums (value × rows); it
+    returns their global sums and the global rows. ``reduce_sums(sums)`` returns the element-wise
+    sums over the processes, the same on each (validation)."""
 
-    def reduce_step(self, model: Sequential, rows: int, part: float) -> tuple[float, int]: ...
+    def reduce_step(self, model: Sequential, rows: int, parts: Sequence[float]) -> tuple[list[float], int]: ...
 
     def reduce_sums(self, sums: list[float]) -> list[float]: ...
 
@@ -130,7 +131,7 @@ class Trainer:
                                                validation_split)
         self.shuffle, self.verbose, self.tol, self.augment = shuffle, verbose, tol, augment
         self.checkpoint, self.on_divergence, self.reducer = checkpoint, on_divergence, reducer
-        self._collective = isinstance(reducer, CollectiveReducer)
+        self._collective, self._rows = isinstance(reducer, CollectiveReducer), 0
         self.rng = rng_from(seed) if seed is not None else model.rng
         self.resumed = _open_checkpoints(checkpoint, resume, self.rng)
         # from here on the run changes things: the optimizer's schedule, the model's loss, the generator
@@ -264,8 +265,9 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_batch_begin(epoch.batches)
         model, loss = self.model, self.loss
+        a = None  # the outputs, for the metrics (a collective step adds the metrics' global sums itself)
         if self._collective:
-            value, m, a = self._collective_step(batch)
+            value, m = self._collective_step(batch), self._rows
             if self.halted:
                 return value
         else:
@@ -294,32 +296,38 @@ class Trainer:
             self._interrupt(self.epoch, epoch.in_progress(self.source.batch_size), saved=False)
         return value
 
-    def _collective_step(self, batch: Batch) -> tuple[float, int, Array | None]:
-        """forward → loss → backward → reduce, with the loss combined across processes: every process
-        reaches the all-reduce (one with no rows, or a non-finite loss, adds zero gradients), and
-        all of them see the global loss, so a divergence stops each of them at the same step.
-        Returns (the global batch loss, the global batch rows, this process's outputs or None)."""
+    def _collective_step(self, batch: Batch) -> float:
+        """forward → loss → backward → reduce, with the loss and the metric sums combined across
+        processes in the same all-reduce: every process reaches it (one with no rows, or a non-finite
+        loss, adds zero gradients), and all of them see the global values, so a divergence stops each
+        of them at the same step. Returns the global batch loss."""
         model, loss, epoch = self.model, self.loss, self._current
         assert epoch is not None
-        m, a, part = len(batch.X), None, 0.0
+        m = len(batch.X)
+        parts = [0.0] * (1 + len(self.metric_fns))
         if m:
             a = model.forward(batch.X, training=True)
             value, delta, top = model.output_delta(loss, a, batch.Y, batch.w, prepared=True)
-            part = value * m if loss.reduction == "mean" else value
+            parts[0] = value * m if loss.reduction == "mean" else value
+            for k, (_, fn) in enumerate(self.metric_fns):
+                parts[1 + k] = fn(a, batch.Y) * m
             if math.isfinite(value):
                 model._backward_from(top, delta)
-        if not m or not math.isfinite(part):
+        if not m or not math.isfinite(parts[0]):
             for _, _, g in model.param_grad_pairs():
                 g.fill(0.0)
-        part, rows = self.reducer.reduce_step(model, m, part)  # type: ignore[union-attr]
-        value = part / rows if loss.reduction == "mean" else part
+        parts, rows = self.reducer.reduce_step(model, m, parts)  # type: ignore[union-attr]
+        value = parts[0] / rows if loss.reduction == "mean" else parts[0]
         if not math.isfinite(value):
             self.divergence.fail(f"the loss became {value} at epoch {self.epoch + 1}, step {self.steps + 1}",
                                  self.steps)
             self.halted = True
-            return math.nan, rows, a
-        epoch.total += part
-        return value, rows, a
+            return math.nan
+        epoch.total += parts[0]
+        for k in range(len(self.metric_fns)):
+            epoch.metric_sums[k] += parts[1 + k]
+        self._rows = rows
+        return value
 
     def end_epoch(self) -> dict[str, float]:
         """Close the epoch: logs and validation, history, schedule, callbacks, progress, ``tol``, checkpoint."""
@@ -327,8 +335,6 @@ class Trainer:
         if epoch is None:
             raise RuntimeError("Trainer.end_epoch: no epoch is in progress; call step() first.")
         self._current = None
-        if self._collective and epoch.metric_sums:
-            epoch.metric_sums = self.reducer.reduce_sums(epoch.metric_sums)
         logs = {"loss": epoch.total / n if self.loss.reduction == "mean" else epoch.total}
         if self.metric_fns:
             for k, (name, _) in enumerate(self.metric_fns):
