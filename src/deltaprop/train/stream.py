@@ -103,15 +103,11 @@ def stream(model: Any, loss: losses_mod.Loss | None, X: Any, y: Any, *, where: s
     return data.source(batch_size or EVAL_BATCH)
 
 
-def _in_order(source: MappedBatches | ChunkBatches) -> Iterator[Batch]:
-    return source.in_order()
-
-
 def predict_batches(model: Any, source: MappedBatches | ChunkBatches) -> Array:
     """Outputs a(L) for every row of ``source``, one batch at a time (n × outputs in memory)."""
     out = np.empty((source.n, model.n_outputs), dtype=model.dtype)
     start = 0
-    for batch in _in_order(source):
+    for batch in source.in_order():
         m = len(batch.X)
         out[start:start + m] = model.forward(batch.X, training=False)
         start += m
