@@ -5,6 +5,8 @@ history to OUT.<rank>.npz."""
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 
 import numpy as np
@@ -45,6 +47,15 @@ def main() -> None:
         if mode == "resume":
             kwargs["resume"] = f"{out}.ckpt"
         history = fit_distributed(model, X, y, **kwargs)
+    elif mode == "interrupt":  # SIGTERM reaches rank 1 alone, part-way through epoch 2
+        def stop(batch: int, logs: dict) -> None:
+            if rank == 1 and batch == 2 and len(model.history.history.get("loss", [])) == 1:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        kwargs["checkpoint"] = f"{out}.ckpt"
+        history = fit_distributed(model, X, y, callbacks=[LambdaCallback(on_batch_end=stop)], **kwargs)
+    elif mode == "continue":
+        history = fit_distributed(model, X, y, resume=f"{out}.ckpt", checkpoint=f"{out}.ckpt", **kwargs)
     elif mode == "fail":  # rank 1 fails at its third step; rank 0 would wait in the all-reduce
         def boom(batch: int, logs: dict) -> None:
             if rank == 1 and batch == 2:

@@ -111,3 +111,22 @@ def test_chunks_are_refused_with_a_reason(tmp_path: Path) -> None:
     done = mpiexec(2, sys.executable, str(script), timeout=60)
     assert done.returncode != 0
     assert "chunks, Parquet row groups and Dask arrays are not split across ranks" in done.stderr
+
+
+def test_a_signal_on_one_rank_stops_all_and_the_run_resumes_exactly(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    stopped = mpiexec(2, sys.executable, JOB, "interrupt", str(out), timeout=60)
+    assert stopped.returncode != 0
+    # the signal arrives during rank 1's third step; both ranks stop after the fourth, the next all-reduce
+    assert stopped.stderr.count("interrupted by SIGTERM in epoch 2 after 4 batch(es)") == 2
+    assert "failed" not in stopped.stderr  # a clean stop on both ranks, not an abort
+    assert not list(tmp_path.glob("run.*.npz"))
+    resumed = mpiexec(2, sys.executable, JOB, "continue", str(out), timeout=60)
+    assert resumed.returncode == 0, resumed.stderr
+    r0, r1 = ranks(out)
+    weights, history = single(24)
+    for key, w in weights.items():
+        np.testing.assert_array_equal(r0[key], r1[key])
+        np.testing.assert_allclose(r0[key], w, rtol=0, atol=1e-12)
+    for key in ("loss", "accuracy", "val_loss"):
+        np.testing.assert_allclose(r0[f"h_{key}"], history[key], rtol=1e-12)

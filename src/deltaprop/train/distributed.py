@@ -25,7 +25,9 @@ Two layouts of the data:
 
 Initial weights, the optimizer state and the generator come from rank 0. Rank 0 alone writes the
 checkpoint (pass the other outputs only there: ``is_root``). A rank that raises prints the error with
-its rank and aborts the whole job (``MPI_Abort``): no rank waits forever in an all-reduce.
+its rank and aborts the whole job (``MPI_Abort``): no rank waits forever in an all-reduce. Ctrl-C or
+SIGTERM on any rank stops every rank after the same step (the signal travels in the all-reduce);
+rank 0 writes the checkpoint, and the run resumes from it.
 """
 
 from __future__ import annotations
@@ -229,6 +231,51 @@ def _report(comm: Any, error: BaseException, tb: Any) -> None:
     sys.stderr.flush()
 
 
+def _barrier(comm: Any, *, seconds: float) -> bool:
+    """A barrier that gives up after ``seconds`` (False): no rank waits forever."""
+    import time
+
+    request, deadline = comm.Ibarrier(), time.monotonic() + seconds
+    while not request.Test():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def _trainer(model: Any, X: Any, y: Any, comm: Any, layout: str, kwargs: dict[str, Any]) -> Any:
+    """This rank's ``Trainer``: the shared seed, rank 0's outputs, the MPI reducer, this rank's batches."""
+    from .loop import Trainer
+
+    rank, size = int(comm.Get_rank()), int(comm.Get_size())
+    if kwargs.get("seed") is None:  # one seed for all: the same shuffles on every rank
+        kwargs["seed"] = comm.bcast(int(np.random.SeedSequence().generate_state(1)[0]) if rank == 0 else None)
+    if rank != 0:
+        kwargs["checkpoint"] = None
+        kwargs["verbose"] = 0
+    reducer = MPIReducer(comm)
+    trainer = Trainer(model, X, y, reducer=reducer, **kwargs)
+    reducer.mean = trainer.loss.reduction == "mean"
+    local: BatchSource = trainer.source
+    if not hasattr(local, "part"):
+        raise TypeError("fit_distributed: the ranks split arrays (in memory or memory-mapped, e.g. "
+                        "np.load(path, mmap_mode='r')); chunks, Parquet row groups and Dask arrays are not split "
+                        "across ranks. Save the data as .npy, or give each rank its own shard as an array "
+                        "(layout='shard').")
+    if layout == "shared":
+        trainer.source = RankBatches(local, rank, size)
+        if trainer.val is not None:
+            val = trainer.val if not isinstance(trainer.val, tuple) else _Part(*trainer.val)
+            trainer.val = RankBatches(val, rank, size)
+    else:
+        n_total = int(comm.allreduce(local.n))
+        batch = kwargs.get("batch_size") or n_total
+        trainer.source = ShardBatches(local, rank, n_total, min(batch, n_total))
+        if trainer.val is not None and isinstance(trainer.val, tuple):
+            trainer.val = _Part(*trainer.val)
+    return trainer
+
+
 def fit_distributed(model: Any, X: Any, y: Any, *, comm: Any = None, layout: str = "shared",
                     abort: bool = True, **kwargs: Any) -> Any:
     """``fit`` on every rank of ``comm`` (default ``MPI.COMM_WORLD``), data-parallel; returns the History
@@ -240,42 +287,24 @@ def fit_distributed(model: Any, X: Any, y: Any, *, comm: Any = None, layout: str
 
     With ``abort=True`` (the default) an exception on any rank aborts every rank (``MPI_Abort``) after
     printing the error: a failing rank never leaves the others waiting in an all-reduce."""
-    from .loop import Trainer
+    from .interrupt import TrainingInterrupted
 
     comm = comm or world()
     try:
         if layout not in ("shared", "shard"):
             raise ValueError(f"fit_distributed: layout must be 'shared' (every rank reads the same rows) or 'shard' "
                              f"(each rank its own rows), got {layout!r}.")
-        rank, size = int(comm.Get_rank()), int(comm.Get_size())
-        if kwargs.get("seed") is None:  # one seed for all: the same shuffles on every rank
-            kwargs["seed"] = comm.bcast(int(np.random.SeedSequence().generate_state(1)[0]) if rank == 0 else None)
-        if rank != 0:
-            kwargs["checkpoint"] = None
-            kwargs["verbose"] = 0
-        reducer = MPIReducer(comm)
-        trainer = Trainer(model, X, y, reducer=reducer, **kwargs)
-        reducer.mean = trainer.loss.reduction == "mean"
-        local: BatchSource = trainer.source
-        if not hasattr(local, "part"):
-            raise TypeError("fit_distributed: the ranks split arrays (in memory or memory-mapped, e.g. "
-                            "np.load(path, mmap_mode='r')); chunks, Parquet row groups and Dask arrays are not split "
-                            "across ranks. Save the data as .npy, or give each rank its own shard as an array "
-                            "(layout='shard').")
-        if layout == "shared":
-            trainer.source = RankBatches(local, rank, size)
-            if trainer.val is not None:
-                val = trainer.val if not isinstance(trainer.val, tuple) else _Part(*trainer.val)
-                trainer.val = RankBatches(val, rank, size)
-        else:
-            n_total = int(comm.allreduce(local.n))
-            batch = kwargs.get("batch_size") or n_total
-            trainer.source = ShardBatches(local, rank, n_total, min(batch, n_total))
-            if trainer.val is not None and isinstance(trainer.val, tuple):
-                trainer.val = _Part(*trainer.val)
+        trainer = _trainer(model, X, y, comm, layout, kwargs)
         trainer.start()  # a resumed run is restored here, on every rank from the same checkpoint
-        reducer.broadcast_model(model, trainer.opt)
+        trainer.reducer.broadcast_model(model, trainer.opt)  # type: ignore[union-attr]
         return trainer.run()
+    except TrainingInterrupted as error:
+        # every rank stopped after the same step (the signal travels in the all-reduce): wait until rank 0
+        # has written its checkpoint, then leave together; a rank that never comes ends the job
+        if comm.Get_size() > 1 and not _barrier(comm, seconds=120):
+            _report(comm, error, error.__traceback__)
+            comm.Abort(1)
+        raise
     except BaseException as error:
         if not abort or comm.Get_size() == 1:
             raise

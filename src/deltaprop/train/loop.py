@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -131,7 +132,7 @@ class Trainer:
                                                validation_split)
         self.shuffle, self.verbose, self.tol, self.augment = shuffle, verbose, tol, augment
         self.checkpoint, self.on_divergence, self.reducer = checkpoint, on_divergence, reducer
-        self._collective, self._rows = isinstance(reducer, CollectiveReducer), 0
+        self._collective, self._rows, self._stop = isinstance(reducer, CollectiveReducer), 0, False
         self.rng = rng_from(seed) if seed is not None else model.rng
         self.resumed = _open_checkpoints(checkpoint, resume, self.rng)
         # from here on the run changes things: the optimizer's schedule, the model's loss, the generator
@@ -292,15 +293,16 @@ class Trainer:
         if self.callbacks:
             for cb in self.callbacks:
                 cb.on_batch_end(epoch.batches - 1, {"loss": value, "size": m})
-        if self.guard is not None and self.guard.signum:
+        if self.guard is not None and self.guard.signum and (self._stop or not self._collective):
             self._interrupt(self.epoch, epoch.in_progress(self.source.batch_size), saved=False)
         return value
 
     def _collective_step(self, batch: Batch) -> float:
-        """forward → loss → backward → reduce, with the loss and the metric sums combined across
-        processes in the same all-reduce: every process reaches it (one with no rows, or a non-finite
-        loss, adds zero gradients), and all of them see the global values, so a divergence stops each
-        of them at the same step. Returns the global batch loss."""
+        """forward → loss → backward → reduce, with the loss, the metric sums and a flag for a pending
+        Ctrl-C/SIGTERM combined across processes in the same all-reduce: every process reaches it (one
+        with no rows, or a non-finite loss, adds zero gradients), and all of them see the global
+        values, so a divergence or a signal stops each of them at the same step. Returns the global
+        batch loss."""
         model, loss, epoch = self.model, self.loss, self._current
         assert epoch is not None
         m = len(batch.X)
@@ -316,7 +318,12 @@ class Trainer:
         if not m or not math.isfinite(parts[0]):
             for _, _, g in model.param_grad_pairs():
                 g.fill(0.0)
+        guard = self.guard
+        parts.append(1.0 if guard is not None and guard.signum else 0.0)  # Ctrl-C/SIGTERM on any process
         parts, rows = self.reducer.reduce_step(model, m, parts)  # type: ignore[union-attr]
+        self._stop = parts.pop() > 0  # all processes stop after this same step
+        if self._stop and guard is not None and not guard.signum:
+            guard.signum = int(signal.SIGTERM)
         value = parts[0] / rows if loss.reduction == "mean" else parts[0]
         if not math.isfinite(value):
             self.divergence.fail(f"the loss became {value} at epoch {self.epoch + 1}, step {self.steps + 1}",
@@ -378,7 +385,8 @@ class Trainer:
 
     def _save_due(self) -> None:
         """Write the checkpoint when one is due, then act on a pending Ctrl-C/SIGTERM."""
-        signum = self.guard.signum if self.guard is not None else 0
+        # several processes act on a signal only together, after a step (see _collective_step)
+        signum = self.guard.signum if self.guard is not None and not self._collective else 0
         saved = False
         if self.checkpoint is not None and (self.epoch % self.checkpoint_every == 0 or self.model.stop_training
                                             or self.epoch == self.epochs or signum):
