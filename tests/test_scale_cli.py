@@ -130,3 +130,11 @@ def test_mpiexec_train_distributed(tmp_path: Path) -> None:
 
     np.testing.assert_allclose(read_metadata(tmp_path / "s.safetensors")["user"]["input_mean"], X.mean(0),
                                atol=1e-12)
+
+
+def test_a_rank_without_its_shard_ends_the_job(tmp_path: Path) -> None:
+    X, y = data()
+    np.savez(tmp_path / "part0.npz", X=X, y=y)  # part1.npz is missing: rank 1 fails before training
+    done = mpiexec("train", "--data", "part{rank}.npz", "--distributed", *ARGS, cwd=tmp_path)
+    assert done.returncode == 2
+    assert "rank 1 of 2 failed: FileNotFoundError: data: no such file or folder 'part1.npz'" in done.stderr

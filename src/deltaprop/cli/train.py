@@ -97,7 +97,7 @@ def _run_distributed(settings: dict[str, Any], progress: str) -> int:
     prints and writes the outputs; an error on any rank aborts them all (docs/scale.md)."""
     import contextlib
 
-    from ..train.distributed import abort_on_error, world
+    from ..train.distributed import abort_on_error, abort_on_failure, world
 
     comm = world()
     abort_on_error(comm)
@@ -107,7 +107,8 @@ def _run_distributed(settings: dict[str, Any], progress: str) -> int:
         settings["data"], layout = settings["data"].replace("{rank}", str(rank)), "shard"
     if rank != 0:
         settings.update(out=None, history=None, plots=None)
-    with open(os.devnull, "w") as quiet, \
+    # an error on one rank (its shard missing, say) ends every rank instead of leaving them waiting
+    with abort_on_failure(comm, code=2), open(os.devnull, "w") as quiet, \
             contextlib.redirect_stdout(quiet) if rank != 0 else contextlib.nullcontext():
         run_training(settings, progress=progress if rank == 0 else "none", distributed=layout)
     return 0

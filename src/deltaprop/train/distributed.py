@@ -35,6 +35,7 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import numpy as np
@@ -42,7 +43,8 @@ import numpy as np
 from ..core.types import Array
 from .batches import Batch, BatchSource
 
-__all__ = ["MPIReducer", "RankBatches", "ShardBatches", "abort_on_error", "fit_distributed", "is_root", "world"]
+__all__ = ["MPIReducer", "RankBatches", "ShardBatches", "abort_on_error", "abort_on_failure", "fit_distributed",
+           "is_root", "world"]
 
 
 def world() -> Any:
@@ -209,6 +211,26 @@ class _Part:
         return getattr(self.source, name)
 
 
+@contextmanager
+def abort_on_failure(comm: Any = None, *, code: int = 1) -> Iterator[None]:
+    """Run a block on every rank; an exception in it on any rank prints the error with the rank and
+    aborts the whole job (``MPI_Abort``), where a plain exit of one rank would leave the others
+    waiting. A ``TrainingInterrupted`` (every rank stopped together) passes through."""
+    from .interrupt import TrainingInterrupted
+
+    comm = comm or world()
+    try:
+        yield
+    except TrainingInterrupted:
+        raise
+    except BaseException as error:
+        if comm.Get_size() == 1:
+            raise
+        _report(comm, error, error.__traceback__)
+        comm.Abort(code)
+        raise  # pragma: no cover - Abort does not return
+
+
 def abort_on_error(comm: Any = None) -> None:
     """Make an uncaught exception on any rank print its traceback (with the rank) and abort the whole
     job with ``MPI_Abort``, as ``python -m mpi4py`` does: the other ranks never wait forever."""
@@ -290,24 +312,19 @@ def fit_distributed(model: Any, X: Any, y: Any, *, comm: Any = None, layout: str
     from .interrupt import TrainingInterrupted
 
     comm = comm or world()
-    try:
+    with abort_on_failure(comm) if abort else nullcontext():
         if layout not in ("shared", "shard"):
             raise ValueError(f"fit_distributed: layout must be 'shared' (every rank reads the same rows) or 'shard' "
                              f"(each rank its own rows), got {layout!r}.")
         trainer = _trainer(model, X, y, comm, layout, kwargs)
         trainer.start()  # a resumed run is restored here, on every rank from the same checkpoint
         trainer.reducer.broadcast_model(model, trainer.opt)  # type: ignore[union-attr]
-        return trainer.run()
-    except TrainingInterrupted as error:
-        # every rank stopped after the same step (the signal travels in the all-reduce): wait until rank 0
-        # has written its checkpoint, then leave together; a rank that never comes ends the job
-        if comm.Get_size() > 1 and not _barrier(comm, seconds=120):
-            _report(comm, error, error.__traceback__)
-            comm.Abort(1)
-        raise
-    except BaseException as error:
-        if not abort or comm.Get_size() == 1:
+        try:
+            return trainer.run()
+        except TrainingInterrupted as error:
+            # every rank stopped after the same step (the signal travels in the all-reduce): wait until
+            # rank 0 has written its checkpoint, then leave together; a rank that never comes ends the job
+            if comm.Get_size() > 1 and not _barrier(comm, seconds=120):
+                _report(comm, error, error.__traceback__)
+                comm.Abort(1)
             raise
-        _report(comm, error, error.__traceback__)
-        comm.Abort(1)
-        raise  # pragma: no cover - Abort does not return
