@@ -93,7 +93,7 @@ class Trainer:
                  augment: Callable[[Array, np.random.Generator], Array] | None = None, seed: Seed = None,
                  checkpoint: str | os.PathLike[str] | None = None, checkpoint_every: int = 1,
                  resume: str | os.PathLike[str] | None = None, on_divergence: str = "raise",
-                 reducer: GradientReducer | None = None) -> None:
+                 preprocess: Any = None, reducer: GradientReducer | None = None) -> None:
         self.epochs = check_positive_int("fit", "epochs", epochs)  # type: ignore[assignment]
         batch_size = check_positive_int("fit", "batch_size", batch_size, allow_none=True)
         _check_options(verbose, on_divergence, tol, augment, lr_schedule)
@@ -108,6 +108,13 @@ class Trainer:
         self.metric_fns = [metrics_mod.get(m) for m in metrics]
         self.callbacks = _check_callbacks(callbacks)
         self.checkpoint_every = check_positive_int("fit", "checkpoint_every", checkpoint_every)  # type: ignore
+        from .tables import prepare
+
+        tables = prepare(model, X, y, preprocess=preprocess, validation_data=validation_data,
+                         validation_split=validation_split, class_weight=class_weight,
+                         rng=rng_from(seed) if seed is not None else model.rng)
+        if tables is not None:  # a table or text labels: encoded here (train/tables.py)
+            X, y, validation_data, class_weight = tables.X, tables.y, tables.validation_data, tables.class_weight
         X, Y, weights, val = _prepare_data(model, self.loss, X, y, sample_weight, class_weight, validation_data,
                                            validation_split)
         self.shuffle, self.verbose, self.tol, self.augment = shuffle, verbose, tol, augment
@@ -118,6 +125,8 @@ class Trainer:
         if lr_schedule is not None:
             self.opt.set_schedule(lr_schedule)
         model.loss, model.optimizer = self.loss, self.opt
+        if tables is not None:
+            model.preprocessor, model.classes = tables.preprocessor, tables.classes
         self.rng_start = self.rng.bit_generator.state
         rows = None  # the training rows of X when a validation split holds some out
         if validation_split and validation_data is None:
@@ -277,7 +286,8 @@ class Trainer:
             for k, (name, _) in enumerate(self.metric_fns):
                 logs[name] = epoch.metric_sums[k] / n
         if self.val is not None:
-            for key, value in model.evaluate(self.val[0], self.val[1], loss=self.loss, metrics=self.metrics).items():
+            for key, value in model.evaluate(self.val[0], self.val[1], loss=self.loss, metrics=self.metrics,
+                                             preprocess=False).items():
                 logs[f"val_{key}"] = value
         logs["lr"] = self.opt.lr
         self.history.append(epoch.index, logs)
@@ -348,7 +358,7 @@ def fit(model: Sequential, X: Any, y: Any, *, loss: str | losses_mod.Loss | None
         lr_schedule: Schedule | None = None, tol: float | None = None, n_iter_no_change: int = 10,
         augment: Callable[[Array, np.random.Generator], Array] | None = None, seed: Seed = None,
         checkpoint: str | os.PathLike[str] | None = None, checkpoint_every: int = 1,
-        resume: str | os.PathLike[str] | None = None, on_divergence: str = "raise") -> History:
+        resume: str | os.PathLike[str] | None = None, on_divergence: str = "raise", preprocess: Any = None) -> History:
     """Train ``model`` on (X, y) and return the History.
 
     - ``loss``: a Loss or name; by default it follows the output activation (softmax → cross-entropy,
@@ -368,6 +378,12 @@ def fit(model: Sequential, X: Any, y: Any, *, loss: str | losses_mod.Loss | None
       the total, including the epochs already done).
     - ``on_divergence``: "raise" (FloatingPointError) or "warn" (DivergenceWarning, stop early); either
       way the model keeps the last finite weights.
+    - ``X`` may be a table (a pandas DataFrame, a dict of columns, a NumPy structured array) and ``y``
+      class names. ``preprocess`` (None: on for tables) fits a ``Preprocessor`` on the training rows
+      (never the validation rows) and keeps it as ``model.preprocessor``: numbers imputed and
+      standardised, text one-hot encoded; ``predict`` then takes raw columns. ``False`` turns it off,
+      ``True`` turns it on for arrays, a ``Preprocessor`` chooses its settings. Class names become
+      ``model.classes`` (sorted; ``predict_labels`` gives them back).
 
     The same run can be driven step by step with ``deltaprop.train.loop.Trainer``.
     """
@@ -376,7 +392,7 @@ def fit(model: Sequential, X: Any, y: Any, *, loss: str | losses_mod.Loss | None
                    metrics=metrics, callbacks=callbacks, verbose=verbose, sample_weight=sample_weight,
                    class_weight=class_weight, lr_schedule=lr_schedule, tol=tol, n_iter_no_change=n_iter_no_change,
                    augment=augment, seed=seed, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
-                   resume=resume, on_divergence=on_divergence).run()
+                   resume=resume, on_divergence=on_divergence, preprocess=preprocess).run()
 
 
 # -- checks and data preparation, before anything changes ------------------------------------------
