@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .common import input_transform, write_plots
+from .common import take_rows, write_plots
 from .parser import add_command, fraction, non_negative_float, non_negative_int, positive_float, positive_int
 
 
@@ -25,14 +25,25 @@ def add_parser(sub: Any) -> None:
                     "  deltaprop train --data mnist10k.npz --layers 784,128,10 --epochs 10 --batch-size 64\n"
                     "  deltaprop train --config run.toml --epochs 50")
     g = p.add_argument_group("data")
-    g.add_argument("--data", metavar="SOURCE", help="data set name, .csv, .npz or IDX folder")
-    g.add_argument("--target", metavar="COLUMN", help="the CSV column to predict (default: the last)")
+    g.add_argument("--data", metavar="SOURCE",
+                   help="data set name, table file (.csv .tsv .txt .csv.gz .parquet), .npz or IDX folder")
+    g.add_argument("--target", metavar="COLUMN", help="the table's column to predict (default: the last)")
+    g.add_argument("--features", metavar="A,B,C", help="use only these columns as features")
+    g.add_argument("--drop", metavar="X,Y", help="leave these columns out (e.g. an ID or a row index)")
+    g.add_argument("--delimiter", metavar="CHAR", help="the table's delimiter: , ; tab or | (default: sniffed)")
+    g.add_argument("--strict", action="store_true", default=None,
+                   help="refuse rows whose target is missing instead of dropping them")
+    g.add_argument("--no-preprocess", dest="preprocess", action="store_false", default=None,
+                   help="tables: no imputation, scaling or one-hot encoding (every column must be numbers)")
+    g.add_argument("--missing-indicator", action="store_true", default=None,
+                   help="tables: add a 0/1 column per numeric column that has missing values")
     g.add_argument("--task", choices=["auto", "classification", "regression"],
                    help="auto (default): class names and integer labels (up to 20 values) are classes")
     g.add_argument("--n-samples", type=positive_int, metavar="N", help="samples drawn for 2-D toy sets")
     g.add_argument("--noise", type=non_negative_float, help="noise of 2-D toy sets")
     g.add_argument("--standardize", action="store_true", default=None,
-                   help="scale each feature to mean 0, std 1 (stored in the model file)")
+                   help="arrays (.npz, data sets): scale each feature to mean 0, std 1 on the training rows (kept in "
+                        "the model; tables are standardised unless --no-preprocess)")
     g.add_argument("--test-split", type=fraction, metavar="FRACTION",
                    help="hold out this fraction for a final test (sources without their own test part)")
     g = p.add_argument_group("network")
@@ -86,30 +97,42 @@ def run_training(s: dict[str, Any], *, progress: str = "bar", every: int | None 
     from ..optim import optimizers
     from ..teach.diagnosis import TrainingMonitor, diagnose
     from ..train.callbacks import EarlyStopping, LambdaCallback
-    from .config import load_data, parse_layers
+    from .config import column_list, load_data, parse_layers
 
+    delimiter = None
+    if s["delimiter"] is not None:
+        from ..datasets.tabular import delimiter_of
+
+        delimiter = delimiter_of(s["delimiter"])
     data = load_data(s["data"], target=s["target"], n_samples=s["n_samples"], noise=s["noise"], seed=s["seed"],
-                     task=s["task"])
+                     task=s["task"], features=column_list(s["features"]), drop=column_list(s["drop"]),
+                     delimiter=delimiter, strict=s["strict"])
     if data.y is None:
         raise ValueError(f"train: {data.source} has no targets; pass a file with a target column (--target).")
     X, y = data.X, data.y
     X_test, y_test = data.X_test, data.y_test
+    if X.shape[1] == 0:
+        raise ValueError(f"train: {data.source} has no feature columns besides the target; add input columns.")
     if s["test_split"] and X_test is None:
         from ..datasets import train_test_split
 
-        X, X_test, y, y_test = train_test_split(X, y, test_size=s["test_split"], seed=s["seed"],
-                                                stratify=data.classes is not None)
-    mean, std = None, None
-    if s["standardize"]:
-        mean, std = X.mean(axis=0), X.std(axis=0)
-        std = np.where(std > 0, std, 1.0)
-    transform = input_transform(mean, std)
-    sizes = parse_layers(s["layers"]) if s["layers"] is not None else [X.shape[1], 32, data.n_outputs]
-    _check_sizes(sizes, X, data)
+        train_rows, test_rows, y, y_test = train_test_split(np.arange(len(y)), y, test_size=s["test_split"],
+                                                            seed=s["seed"], stratify=data.classes is not None)
+        X, X_test = take_rows(X, train_rows), take_rows(X, test_rows)
+    pre = _preprocessor(s, X, data)
+    width = pre.n_features if pre is not None else X.shape[1]
+    sizes = parse_layers(s["layers"]) if s["layers"] is not None else [width, 32, data.n_outputs]
+    _check_sizes(sizes, width, data, pre)
     classify = data.classes is not None
     output = s["output"] or (("sigmoid" if sizes[-1] == 1 else "softmax") if classify else "identity")
     model = mlp(sizes, activation=s["activation"], output_activation=output, init=s["init"], dropout=s["dropout"],
                 seed=s["seed"], dtype=s["dtype"])
+    model.preprocessor = pre
+    if classify and not _default_names(data.classes):
+        model.classes = list(data.classes)  # type: ignore[arg-type]
+    if pre is None and not isinstance(X, np.ndarray):  # --no-preprocess: the table's numbers as they are
+        X = X.to_matrix(where="train (--no-preprocess)")
+        X_test = None if X_test is None else X_test.to_matrix(where="train (--no-preprocess)")
     opt_kwargs: dict[str, Any] = {}
     if s["lr"] is not None:
         opt_kwargs["lr"] = s["lr"]
@@ -137,12 +160,17 @@ def run_training(s: dict[str, Any], *, progress: str = "bar", every: int | None 
 
         callbacks.append(LambdaCallback(on_epoch_end=report))
 
-    print(f"data: {data.source}: {len(X):,} training samples, {X.shape[1]} features"
+    inputs = f"{X.shape[1]} features" if pre is None or pre.n_features == X.shape[1] else \
+        f"{X.shape[1]} columns → {pre.n_features} inputs"
+    print(f"data: {data.source}: {len(y):,} training samples, {inputs}"
           + (f", {len(data.classes)} classes" if classify else ", regression")
-          + (f"; {len(X_test):,} test samples" if X_test is not None else ""))
+          + (f"; {len(y_test):,} test samples" if X_test is not None else ""))
+    if pre is not None:
+        print("preprocessing (fitted on the training rows, kept in the model):\n"
+              + "\n".join(f"  {line}" for line in pre.describe().splitlines()))
     print(model.summary() + "\n")
     start = time.perf_counter()
-    history = model.fit(transform(X), y, loss=s["loss"], optimizer=optimizer, epochs=s["epochs"],
+    history = model.fit(X, y, loss=s["loss"], optimizer=optimizer, epochs=s["epochs"],
                         batch_size=s["batch_size"] or None, validation_split=s["validation_split"], metrics=metrics,
                         callbacks=callbacks, verbose=verbose, seed=s["seed"], checkpoint=s["checkpoint"],
                         checkpoint_every=s["checkpoint_every"], resume=s["resume"])
@@ -158,7 +186,7 @@ def run_training(s: dict[str, Any], *, progress: str = "bar", every: int | None 
         if key != "lr":
             print(f"  {key:<14} {values[-1]:.4f}")
     if X_test is not None and y_test is not None:
-        for key, value in model.evaluate(transform(X_test), y_test, metrics=metrics).items():
+        for key, value in model.evaluate(X_test, y_test, metrics=metrics).items():
             print(f"  test_{key:<9} {value:.4f}")
     kept = stopper.best_epoch if stopper is not None and stopper.restore_best_weights else None
     diagnosis = diagnose(monitor, history, kept_epoch=kept if kept is not None and kept >= 0 else None)
@@ -169,9 +197,8 @@ def run_training(s: dict[str, Any], *, progress: str = "bar", every: int | None 
             Path(s[key]).parent.mkdir(parents=True, exist_ok=True)
     if s["out"]:
         meta = {"data": data.source, "classes": data.classes, "feature_names": data.feature_names,
-                "target": s["target"], "image_shape": list(data.image_shape) if data.image_shape else None,
-                "input_mean": None if mean is None else mean.tolist(),
-                "input_std": None if std is None else std.tolist()}
+                "target": data.target or s["target"],
+                "image_shape": list(data.image_shape) if data.image_shape else None}
         model.save(s["out"], metadata=meta)
         print(f"\nsaved the model to {s['out']}")
     if s["history"]:
@@ -182,19 +209,49 @@ def run_training(s: dict[str, Any], *, progress: str = "bar", every: int | None 
     if s["plots"]:
         write_plots(Path(s["plots"]), model=model, history=history, monitor=monitor, data=data,
                      X=X_test if X_test is not None else X, y=y_test if y_test is not None else y,
-                     transform=transform, fmt="png", label="test data" if X_test is not None else "training data")
+                     transform=model.preprocessor.transform if model.preprocessor is not None else lambda a: a,
+                     fmt="png", label="test data" if X_test is not None else "training data")
     return model, history, diagnosis
 
 
-def _check_sizes(sizes: list[int], X: np.ndarray, data: Any) -> None:
-    if X.shape[1] == 0:
-        raise ValueError(f"train: {data.source} has no feature columns besides the target; add input columns.")
+def _preprocessor(s: dict[str, Any], X: Any, data: Any) -> Any:
+    """The Preprocessor fitted on the training rows (the validation rows fit will hold out excluded), or None.
+
+    On for table files unless --no-preprocess; for arrays with --standardize."""
+    from ..core.backend import rng_from
+    from ..nn.preprocess import Preprocessor
+    from ..train.tables import validation_rows
+
+    table = not isinstance(X, np.ndarray)
+    if not ((table and s["preprocess"]) or s["standardize"]):
+        return None
+    if table and not s["preprocess"]:
+        X.to_matrix(where="train (--no-preprocess)")  # refuses text columns
+    pre = Preprocessor(missing_indicator=bool(s["missing_indicator"]))
+    split = validation_rows(X.shape[0], s["validation_split"], rng_from(s["seed"])) if s["validation_split"] else None
+    rows = take_rows(X, split[1]) if split is not None else X
+    try:
+        return pre.fit(rows)
+    except ValueError as err:  # in the command line's words
+        raise ValueError(str(err).replace("Preprocessor.fit: ", "train: ").replace(
+            "Leave it out, or raise max_categories.", "Leave it out with --drop, or choose columns with --features.")
+        ) from None
+
+
+def _default_names(classes: list[str]) -> bool:
+    """Classes named 0..k−1 (integer labels) need no names in the model."""
+    return list(classes) == [str(k) for k in range(len(classes))]
+
+
+def _check_sizes(sizes: list[int], width: int, data: Any, pre: Any) -> None:
     if data.classes is not None and len(data.classes) < 2:
         raise ValueError(f"train: the target of {data.source} has only one class ({data.classes[0]!r}); a classifier "
                          "needs examples of at least two classes (or pass --task regression for numeric targets).")
-    if sizes[0] != X.shape[1]:
-        raise ValueError(f"train: --layers starts with {sizes[0]} inputs but {data.source} has {X.shape[1]} features; "
-                         f"start the list with {X.shape[1]}.")
+    if sizes[0] != width:
+        what = f"{data.source} has {width} features" if pre is None or pre.n_features == len(pre.input_names) else \
+            f"{data.source}'s {len(pre.input_names)} columns encode to {width} inputs (one-hot text columns)"
+        raise ValueError(f"train: --layers starts with {sizes[0]} inputs but {what}; start the list with {width} "
+                         "(or leave out --layers).")
     if data.classes is not None:
         k = len(data.classes)
         ok = (1, 2) if k == 2 else (k,)

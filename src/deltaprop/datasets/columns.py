@@ -69,8 +69,9 @@ class Columns(Mapping[str, Array]):
         """The columns side by side as a float64 matrix; text columns are an error naming them."""
         text = [k for k in self._data if not self.numeric(k)]
         if text:
-            raise TypeError(f"{where}: column(s) {text} hold text; a plain matrix needs numbers. Keep preprocessing "
-                            "on (it one-hot encodes text columns) or leave them out.")
+            hint = "leave out --no-preprocess" if "--no-preprocess" in where else "keep preprocessing on"
+            raise TypeError(f"{where}: column(s) {text} hold text; a plain matrix needs numbers. {hint.capitalize()} "
+                            "(it one-hot encodes text columns) or leave them out.")
         if not self._data:
             return np.empty((self.n_rows, 0))
         return np.column_stack([self._data[k] for k in self._data]).astype(np.float64, copy=False)

@@ -314,7 +314,10 @@ def is_label_array(y: Any) -> bool:
         return False
     if hasattr(y, "dtype") and str(getattr(y, "dtype", "")) in ("category", "string", "str"):
         return True
-    arr = np.asarray(y)
+    try:
+        arr = np.asarray(y)
+    except ValueError:  # ragged: the numeric checks name it
+        return False
     if arr.dtype.kind in "US":
         return True
     if arr.dtype == object and arr.ndim == 1:
