@@ -25,6 +25,7 @@ from .nn.layers import (
 )
 from .nn.losses import MAE, MSE, BinaryCrossEntropy, CategoricalCrossEntropy, HalfSSE, Huber, Loss
 from .nn.model import Sequential, mlp
+from .nn.preprocess import Preprocessor
 from .optim import optimizers, schedules
 from .optim.optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
 from .optim.schedules import CosineAnnealingLR, ExponentialLR, LinearWarmup, ReduceLROnPlateau, StepLR
@@ -46,7 +47,8 @@ __all__ = [
     "Explanation",
     "ExponentialLR", "GradcheckResult", "HalfSSE", "History", "Huber", "Identity", "LambdaCallback", "Layer",
     "LeakyReLU",
-    "LinearWarmup", "Loss", "ModelFileError", "Optimizer", "RMSprop", "ReLU", "ReduceLROnPlateau", "Sequential",
+    "LinearWarmup", "Loss", "ModelFileError", "Optimizer", "Preprocessor", "RMSprop", "ReLU", "ReduceLROnPlateau",
+    "Sequential",
     "Sigmoid", "Softmax", "Softplus", "StepLR", "Tanh", "TrainingInterrupted",
     "activations", "augment", "callbacks", "datasets", "explain",
     "fit", "gradcheck", "init", "load", "losses", "metrics", "mlp", "optimizers", "schedules",
