@@ -66,7 +66,7 @@ SETTINGS: dict[str, tuple[tuple[type, ...], Any]] = {
     "lr": ((int, float), None),
     "momentum": ((int, float), 0.0),
     "weight_decay": ((int, float), 0.0),
-    "epochs": ((int,), 100),
+    "epochs": ((int,), 200),  # scikit-learn's max_iter, and deltaprop.sklearn's
     "batch_size": ((int,), 32),
     "validation_split": ((int, float), 0.0),
     "early_stopping": ((int,), None),

@@ -61,7 +61,7 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--lr", type=positive_float, help="learning rate (default: the optimizer's)")
     g.add_argument("--momentum", type=non_negative_float, help="momentum for sgd/rmsprop")
     g.add_argument("--weight-decay", type=non_negative_float, help="L2 weight decay")
-    g.add_argument("--epochs", type=positive_int, help="epochs (100)")
+    g.add_argument("--epochs", type=positive_int, help="epochs (200, as scikit-learn's max_iter)")
     g.add_argument("--batch-size", type=non_negative_int, help="mini-batch size (32; 0 = full batch)")
     g.add_argument("--validation-split", type=fraction, metavar="FRACTION", help="fraction held out for validation")
     g.add_argument("--early-stopping", type=non_negative_int, metavar="PATIENCE",
