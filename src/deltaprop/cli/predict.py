@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .common import delimiter_arg, load_model, model_data, network_inputs
-from .parser import add_command
+from .parser import add_command, positive_int
 
 
 def add_parser(sub: Any) -> None:
@@ -25,6 +25,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--target", metavar="COLUMN", help="the CSV target column, ignored if present")
     p.add_argument("--part", choices=["test", "train"], default="test", help="for sources with a test part")
     p.add_argument("--proba", action="store_true", help="add a probability column per class")
+    p.add_argument("--precision", type=positive_int, metavar="N",
+                   help="decimals of probabilities (4) or significant digits of values (6)")
     p.add_argument("--out", metavar="FILE.csv", help="write here instead of stdout")
 
 
@@ -43,10 +45,12 @@ def run(args: argparse.Namespace) -> int:
         if args.proba:
             probs = a if a.shape[1] > 1 else np.column_stack([1 - a[:, 0], a[:, 0]])
             header += [f"p_{c}" for c in classes]
-            rows = [r + [f"{p:.4f}" for p in ps] for r, ps in zip(rows, probs)]
+            digits = args.precision or 4
+            rows = [r + [f"{p:.{digits}f}" for p in ps] for r, ps in zip(rows, probs)]
     else:
         header = ["prediction"] if a.shape[1] == 1 else [f"prediction_{j}" for j in range(a.shape[1])]
-        rows = [[f"{v:.6g}" for v in r] for r in a]
+        digits = args.precision or 6
+        rows = [[f"{v:.{digits}g}" for v in r] for r in a]
     out = open(args.out, "w", newline="", encoding="utf-8") if args.out else sys.stdout
     try:
         writer = csv.writer(out, lineterminator="\n")
