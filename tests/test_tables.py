@@ -232,6 +232,15 @@ def test_reader_options_and_notes(tmp_path, capsys, monkeypatch):
     assert rc == 2 and "missing in 11 row(s)" in err
     Path("semi.txt").write_text("a;b;y\n1,5;2;x\n2,5;3;y\n")
     assert load_table("semi.txt").columns.names == ["a", "b"]
+    # errors and hints in the command line's words
+    rc, _, err = run(capsys, "train", "--data", "semi.txt", "--delimiter", ",", "--epochs", "1")
+    assert rc == 2 and "single column 'a;b;y' that holds another delimiter; pass the delimiter (e.g. --delimiter ';')" \
+        in err
+    rc, _, err = run(capsys, "train", "--data", "indexed.csv", "--validation-split", "0.999", "--epochs", "1")
+    assert rc == 2 and "--validation-split 0.999 leaves" in err and "validation_split" not in err
+    rc, _, err = run(capsys, "train", "--data", "indexed.csv", "--target", "species", "--epochs", "1",
+                     "--progress", "none")
+    assert rc == 0 and "Leave it out (--drop)" in err
 
 
 # -- the same predictions everywhere ----------------------------------------------------------------------

@@ -74,7 +74,8 @@ def add_parser(sub: Any) -> None:
                                                     "total)")
     g.add_argument("--config", metavar="FILE.toml", help="read settings from a TOML file (flags override it)")
     g.add_argument("--progress", choices=["bar", "lines", "none"], default="bar",
-                   help="a progress bar (default; needs tqdm), a line per epoch, or nothing")
+                   help="a progress bar on a terminal (default; needs tqdm; a captured log gets a line per epoch), "
+                        "lines (about ten), or nothing")
     g = p.add_argument_group("output")
     g.add_argument("--out", metavar="FILE", help="save the trained model (e.g. model.safetensors)")
     g.add_argument("--history", metavar="FILE", help="save the per-epoch history (.json or .csv)")
@@ -119,7 +120,7 @@ def run_training(s: dict[str, Any], *, progress: str = "bar", every: int | None 
         train_rows, test_rows, y, y_test = train_test_split(np.arange(len(y)), y, test_size=s["test_split"],
                                                             seed=s["seed"], stratify=data.classes is not None)
         X, X_test = take_rows(X, train_rows), take_rows(X, test_rows)
-    pre = _preprocessor(s, X, data)
+    pre = _preprocessor(s, X)
     width = pre.n_features if pre is not None else X.shape[1]
     sizes = parse_layers(s["layers"]) if s["layers"] is not None else [width, 32, data.n_outputs]
     _check_sizes(sizes, width, data, pre)
@@ -149,6 +150,8 @@ def run_training(s: dict[str, Any], *, progress: str = "bar", every: int | None 
     if s["early_stopping"] is not None:
         callbacks.append(EarlyStopping("val_loss" if validate else "loss", patience=s["early_stopping"]))
     metrics = ["accuracy"] if classify else ["mae"]
+    if progress == "bar" and not _terminal():
+        progress, every = "lines", 1  # a bar's carriage returns make a captured log unreadable: a line per epoch
     verbose = {"bar": 1, "lines": 0, "none": 0}[progress]
     if progress == "lines":
         step = every or max(1, s["epochs"] // 10)
@@ -214,7 +217,13 @@ def run_training(s: dict[str, Any], *, progress: str = "bar", every: int | None 
     return model, history, diagnosis
 
 
-def _preprocessor(s: dict[str, Any], X: Any, data: Any) -> Any:
+def _terminal() -> bool:
+    import sys
+
+    return bool(getattr(sys.stderr, "isatty", lambda: False)())
+
+
+def _preprocessor(s: dict[str, Any], X: Any) -> Any:
     """The Preprocessor fitted on the training rows (the validation rows fit will hold out excluded), or None.
 
     On for table files unless --no-preprocess; for arrays with --standardize."""

@@ -121,13 +121,15 @@ def read_table(path: str | os.PathLike[str], *, delimiter: str | None = None,
     if len(set(header)) != len(header):
         dupes = sorted({h for h in header if header.count(h) > 1})
         raise ValueError(f"load_csv: {path.name} has duplicate column names {dupes}; rename them.")
+    other = [d for d in ",;\t|" if d != delimiter and d in header[0]]
+    if len(header) == 1 and other:
+        shown = "tab" if other[0] == "\t" else other[0]
+        raise ValueError(f"load_csv: {path.name} has a single column {header[0]!r:.60} that holds another "
+                         f"delimiter; pass the delimiter (e.g. delimiter={shown!r}).")
     for line, row in body:
         if len(row) != len(header):
             raise ValueError(f"load_csv: {path.name} line {line} has {len(row)} fields but the header has "
                              f"{len(header)}; check the delimiter (delimiter={delimiter!r}) and quoting.")
-    if len(header) == 1 and any(d in header[0] for d in ",;\t|" if d != delimiter):
-        raise ValueError(f"load_csv: {path.name} has a single column {header[0]!r:.60} that holds another "
-                         "delimiter; pass the delimiter (e.g. delimiter=';').")
     return header, body, delimiter
 
 
