@@ -1,4 +1,4 @@
-"""docs/tutorial.md runs as written: every ```bash and ```python block, in order, in one empty folder.
+"""docs/tutorial.md and docs/tabular.md run as written: each ```bash and ```python block, in order, in an empty folder.
 
 The console script and python come from this test's virtual environment. The install step
 (``pip install -e ".[extras]"``, run in a checkout) cannot run in the test's empty folder and must
@@ -20,13 +20,14 @@ from pathlib import Path
 import pytest
 
 TUTORIAL = Path(__file__).resolve().parents[1] / "docs" / "tutorial.md"
+TABULAR = TUTORIAL.with_name("tabular.md")
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```\s*$", re.M | re.S)
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 
 
-def blocks() -> list[tuple[str, str, str | None]]:
+def blocks(doc: Path = TUTORIAL) -> list[tuple[str, str, str | None]]:
     """(language, code, expected output or None) for each runnable block, in document order."""
-    text = TUTORIAL.read_text(encoding="utf-8")
+    text = doc.read_text(encoding="utf-8")
     found = [(m.group(1), m.group(2), m.start(), m.end()) for m in FENCE.finditer(text)]
     out = []
     for k, (lang, code, _, end) in enumerate(found):
@@ -85,6 +86,20 @@ def install_check(code: str) -> str:
 
 
 def test_tutorial_runs_as_written(tmp_path: Path) -> None:
+    run_blocks(TUTORIAL, tmp_path)
+    for made in ("iris.safetensors", "history.json", "plots/loss.png", "step.md", "step.json", "xor.mmd",
+                 "moons-plots/decision_boundary.png", "digits-plots/first_layer.png", "history.png", "boundary.svg"):
+        assert (tmp_path / made).is_file(), made
+
+
+def test_tabular_tutorial_runs_as_written(tmp_path: Path) -> None:
+    assert len(blocks(TABULAR)) >= 7
+    run_blocks(TABULAR, tmp_path)
+    for made in ("penguins.safetensors", "penguins.onnx"):
+        assert (tmp_path / made).is_file(), made
+
+
+def run_blocks(doc: Path, tmp_path: Path) -> None:
     bin_dir = Path(sys.executable).parent
     if not (bin_dir / "deltaprop").exists():
         pytest.fail(f"the deltaprop console script is not in {bin_dir}; install the package (pip install -e .)")
@@ -92,7 +107,7 @@ def test_tutorial_runs_as_written(tmp_path: Path) -> None:
            "PIP_DISABLE_PIP_VERSION_CHECK": "1", "MPLBACKEND": "Agg", "PYTHONIOENCODING": "utf-8",
            "COLUMNS": "120"}
     env.pop("DELTAPROP_DEBUG", None)
-    for n, (lang, code, expected) in enumerate(blocks()):
+    for n, (lang, code, expected) in enumerate(blocks(doc)):
         if lang == "bash":
             cmd = ["bash", "-euo", "pipefail", "-c", install_check(code)]
         else:
@@ -105,9 +120,6 @@ def test_tutorial_runs_as_written(tmp_path: Path) -> None:
         assert "Traceback" not in proc.stderr, proc.stderr
         if expected is not None:
             check_output(expected, proc.stdout)
-    for made in ("iris.safetensors", "history.json", "plots/loss.png", "step.md", "step.json", "xor.mmd",
-                 "moons-plots/decision_boundary.png", "digits-plots/first_layer.png", "history.png", "boundary.svg"):
-        assert (tmp_path / made).is_file(), made
 
 
 def test_check_output_is_strict() -> None:
