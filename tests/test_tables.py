@@ -331,3 +331,25 @@ def test_as_columns_types():
     cols = as_columns({"n": [1, 2, None], "t": ["a", 1, None], "b": [True, False, True]})
     assert cols.numeric("n") and not cols.numeric("t") and cols.numeric("b")
     assert list(cols["t"]) == ["a", "1", None] and np.isnan(cols["n"][2])
+
+
+def test_cli_standardize_on_arrays_uses_the_training_rows_only(tmp_path, capsys, monkeypatch):
+    """--standardize (arrays): the statistics leave out the validation rows, and travel with the model."""
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 3)) * [1.0, 50.0, 0.01] + [0.0, 500.0, 1.0]
+    y = (X[:, 0] > 0).astype(np.int64)
+    np.savez("arrays.npz", X=X, y=y)
+    rc, _, err = run(capsys, "train", "--data", "arrays.npz", "--standardize", "--validation-split", "0.25",
+                     "--seed", "2", "--epochs", "2", "--progress", "none", "--out", "m.safetensors")
+    assert rc == 0, err
+    from deltaprop.core.backend import rng_from
+    from deltaprop.train.tables import validation_rows
+
+    _, train_rows = validation_rows(80, 0.25, rng_from(2))
+    pre = dp.load("m.safetensors").preprocessor
+    np.testing.assert_allclose([c.mean for c in pre.numeric], X[train_rows].mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose([c.std for c in pre.numeric], X[train_rows].std(axis=0), rtol=1e-12)
+    model = dp.load("m.safetensors")
+    encoded = (X - X[train_rows].mean(axis=0)) / X[train_rows].std(axis=0)
+    np.testing.assert_allclose(model.predict(X), model.predict(encoded, preprocess=False), rtol=1e-6)
