@@ -190,7 +190,7 @@ def index_like(columns: Columns) -> list[str]:
         values = columns[name]
         if name.strip().lower() in INDEX_NAMES:
             found.append(name)
-        elif columns.numeric(name) and len(values) > 2 and not np.isnan(values).any():
+        elif columns.numeric(name) and len(values) >= 10 and not np.isnan(values).any():
             steps = np.diff(values)
             if np.all(steps == 1) and values[0] in (0.0, 1.0):
                 found.append(name)

@@ -78,6 +78,12 @@ def export(model: Sequential, path: PathLike | None, *, opset: int = MIN_OPSET, 
     if pre is None:
         inputs = [helper.make_tensor_value_info(input_name, elem, ["batch", model.n_inputs])]
     outputs = [helper.make_tensor_value_info(output_name, elem, ["batch", model.n_outputs])]
+    if pre is not None:
+        internal = {o for n in graph.nodes for o in n.output} | {t.name for t in graph.initializers}
+        clash = sorted(set(pre.input_names) & internal)
+        if clash:
+            raise ValueError(f"export: column name(s) {clash} are also names inside the graph; rename those columns "
+                             "before training, or export the network alone with preprocess=False.")
     g = helper.make_graph(graph.nodes, "deltaprop_mlp", inputs, outputs, initializer=graph.initializers)
     opsets = [helper.make_opsetid("", opset)] + ([helper.make_opsetid(ML_DOMAIN, ML_OPSET)]
                                                  if pre is not None and pre.categorical else [])

@@ -110,7 +110,7 @@ def _fit(pre: Preprocessor, X: Any, validation_split: float, rng: np.random.Gene
         for name in index_like(cols):
             warnings.warn(f"fit: column {name!r} looks like a row index (its name or its values 0, 1, 2, …); it is "
                           "no feature, and on sorted data it gives the label away. Leave it out.", UserWarning,
-                          stacklevel=5)
+                          stacklevel=6)
     split = validation_rows(n, validation_split, copy.deepcopy(rng)) if validation_split else None
     if split is None:
         pre.fit(X)
