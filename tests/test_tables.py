@@ -59,7 +59,7 @@ def sklearn_columns(df: pd.DataFrame) -> ColumnTransformer:
     text = [c for c in df.columns if c not in numeric]
     return ColumnTransformer([
         ("numbers", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
-        ("text", make_pipeline(SimpleImputer(strategy="constant", fill_value="<missing>"),
+        ("text", make_pipeline(SimpleImputer(strategy="constant", fill_value="(missing)"),
                                OneHotEncoder(handle_unknown="ignore")), text),
     ], sparse_threshold=0)
 
@@ -70,18 +70,18 @@ def test_preprocessor_computes_what_the_sklearn_column_transformer_computes():
     test.loc[test.index[0], "island"] = "Atlantis"  # a category never seen in training: all zeros
     ours = dp.Preprocessor().fit(train)
     theirs = sklearn_columns(train).fit(train)
-    # the same columns, matched by name (scikit-learn sorts "<missing>" among the categories)
+    # the same columns, matched by name (scikit-learn sorts "(missing)" among the categories)
     names = [n.split("__", 1)[1] for n in theirs.get_feature_names_out()]
     order = [names.index(n.replace("=", "_")) for n in ours.feature_names]
     np.testing.assert_allclose(ours.transform(test), theirs.transform(test)[:, order], rtol=1e-12, atol=1e-12)
     assert ours.transform(test)[0, 5:8].tolist() == [0.0, 0.0, 0.0]
-    assert ours.feature_names[-3:] == ["sex=female", "sex=male", "sex=<missing>"]
+    assert ours.feature_names[-3:] == ["sex=female", "sex=male", "sex=(missing)"]
 
 
 def test_preprocessor_reads_dicts_and_structured_arrays_without_pandas():
     rows = {"size": [1.0, None, 3.0, 10.0], "colour": ["red", "blue", None, "red"]}
     pre = dp.Preprocessor(missing_indicator=True).fit(rows)
-    assert pre.feature_names == ["size", "size (missing)", "colour=blue", "colour=red", "colour=<missing>"]
+    assert pre.feature_names == ["size", "size (missing)", "colour=blue", "colour=red", "colour=(missing)"]
     out = pre.transform(rows)
     median = 3.0
     filled = np.array([1.0, median, 3.0, 10.0])

@@ -8,7 +8,7 @@
 - optionally a 0/1 *missing indicator* for each numeric column that had missing values;
 - for each text column its sorted categories; a value becomes a one-hot row over them. A category
   never seen in training encodes as all zeros; a missing value is a category of its own
-  ("<missing>") when training had missing values (else all zeros too), as
+  ("(missing)") when training had missing values (else all zeros too), as
   ``SimpleImputer(strategy="constant")`` + ``OneHotEncoder(handle_unknown="ignore")``.
 
 The encoded columns are the numeric ones (in table order), then the indicators, then each text
@@ -28,7 +28,7 @@ import numpy as np
 from ..core.types import Array
 from ..datasets.columns import Columns, as_columns, is_missing, is_table
 
-MISSING_CATEGORY = "<missing>"
+MISSING_CATEGORY = "(missing)"
 #: a text column with more distinct values than this is refused as an identifier or free text
 MAX_CATEGORIES = 50
 
@@ -233,9 +233,8 @@ class Preprocessor:
             lines.append(f"{len(num)} numeric column(s) {how}: {', '.join(c.name for c in num)}"
                          + (f"; missing indicators for {', '.join(flags)}" if flags else ""))
         for c in cat:
-            lines.append(f"{c.name}: one-hot over {len(c.categories)} categories"
-                         + (f" + {MISSING_CATEGORY}" if c.missing else "") + f" ({', '.join(c.categories[:6])}"
-                         + (", …" if len(c.categories) > 6 else "") + ")")
+            lines.append(f"{c.name}: one-hot over {len(c.categories)} categories: {', '.join(c.categories[:6])}"
+                         + (", …" if len(c.categories) > 6 else "") + (f" + {MISSING_CATEGORY}" if c.missing else ""))
         return "\n".join(lines)
 
     def __repr__(self) -> str:
