@@ -353,3 +353,17 @@ def test_cli_standardize_on_arrays_uses_the_training_rows_only(tmp_path, capsys,
     model = dp.load("m.safetensors")
     encoded = (X - X[train_rows].mean(axis=0)) / X[train_rows].std(axis=0)
     np.testing.assert_allclose(model.predict(X), model.predict(encoded, preprocess=False), rtol=1e-6)
+
+
+def test_a_run_on_a_table_resumes_bitwise_from_its_checkpoint(tmp_path):
+    df = penguins()
+    X, y = df.drop(columns=["species"]), df["species"]
+    kwargs = {"batch_size": 32, "validation_split": 0.2, "seed": 1}
+    whole = dp.mlp([11, 8, 3], output_activation="softmax", seed=0)
+    whole.fit(X, y, epochs=4, **kwargs)
+    dp.mlp([11, 8, 3], output_activation="softmax", seed=0).fit(X, y, epochs=2, checkpoint=tmp_path / "ck.st",
+                                                                **kwargs)
+    resumed = dp.mlp([11, 8, 3], output_activation="softmax", seed=0)
+    resumed.fit(X, y, epochs=4, resume=tmp_path / "ck.st", **kwargs)
+    np.testing.assert_array_equal(resumed.predict(X), whole.predict(X))
+    assert dp.load(tmp_path / "ck.st").preprocessor.get_config() == whole.preprocessor.get_config()
