@@ -378,7 +378,8 @@ class _BaseMLP(BaseEstimator):
             if diverged is not None:
                 break
             if self.solver == "sgd" and self.learning_rate == "invscaling":
-                opt.lr = self.learning_rate_init / (self.t_ + 1) ** self.power_t
+                opt.change_lr(self.learning_rate_init / (self.t_ + 1) ** self.power_t,  # type: ignore[attr-defined]
+                              carry_velocity=True)
             if self._no_improvement_count > self.n_iter_no_change and self._stop(opt, early_stopping):
                 break
             if incremental:
@@ -433,7 +434,7 @@ class _BaseMLP(BaseEstimator):
         msg = f"{what} did not improve more than tol={self.tol:f} for {self.n_iter_no_change:d} consecutive epochs."
         if self.solver == "sgd" and self.learning_rate == "adaptive":
             if opt.lr > 1e-6:
-                opt.lr /= 5.0
+                opt.change_lr(opt.lr / 5.0, carry_velocity=True)  # type: ignore[attr-defined]
                 self._no_improvement_count = 0
                 if self.verbose:
                     print(f"{msg} Setting learning rate to {opt.lr:f}", file=sys.stdout)

@@ -18,22 +18,16 @@ import numpy as np
 from ..core.types import Array
 
 
-def minimize_lbfgs(model: Any, X: Any, Y: Array, loss: Any, *, sample_weight: Array | None = None,
-                   l2: float = 0.0, max_iter: int = 200, max_fun: int = 15000, tol: float = 1e-5,
-                   callback: Callable[[int, float], None] | None = None) -> Any:
-    """Minimise J(θ) = L(θ) + ½ l2 ‖W‖² with ``scipy.optimize.minimize(method="L-BFGS-B")``.
+def lbfgs_objective(model: Any, X: Any, Y: Array, loss: Any, *, sample_weight: Array | None = None,
+                    l2: float = 0.0) -> Callable[[Array], tuple[float, Array]]:
+    """θ ↦ (J(θ), ∂J/∂θ) in float64, for J(θ) = L(θ) + ½ l2 ‖W‖² over the model's flat parameters.
 
-    ``X`` (dense, or scipy.sparse CSR) and ``Y`` (prepared targets, shaped like the output) are the
-    whole training set; ``sample_weight`` (n,) is passed to the loss as is. ``max_iter``,
-    ``max_fun`` and ``tol`` are L-BFGS-B's ``maxiter``, ``maxfun`` and ``gtol``. ``callback(k, J)``
-    runs after iteration k. The model ends holding the solution; the SciPy ``OptimizeResult`` is
-    returned (``nit``, ``nfev``, ``fun``, ``status``, ``message``)."""
-    from scipy.optimize import minimize
-
+    Each call writes θ into the model, runs forward (E1, E2), the output delta (E3 or fused E8) and
+    backward (E3–E6) on all of (X, Y), and adds l2·W to the weights' gradient (not the biases')."""
     flat = model.flat_parameters()
     if flat is None:
-        raise ValueError("minimize_lbfgs: the model's parameters are not one flat vector (a layer keeps its own "
-                         "storage); L-BFGS needs Dense layers of one dtype.")
+        raise ValueError("lbfgs: the model's parameters are not one flat vector (a layer keeps its own storage); "
+                         "L-BFGS needs Dense layers of one dtype.")
     w, g, slices = flat
     weights = [slice(lo, hi) for key, (lo, hi, _) in slices.items() if key.endswith(".W")]
 
@@ -50,6 +44,23 @@ def minimize_lbfgs(model: Any, X: Any, Y: Array, loss: Any, *, sample_weight: Ar
                 grad[s] += l2 * theta[s]
         return value, grad
 
+    return objective
+
+
+def minimize_lbfgs(model: Any, X: Any, Y: Array, loss: Any, *, sample_weight: Array | None = None,
+                   l2: float = 0.0, max_iter: int = 200, max_fun: int = 15000, tol: float = 1e-5,
+                   callback: Callable[[int, float], None] | None = None) -> Any:
+    """Minimise J(θ) = L(θ) + ½ l2 ‖W‖² with ``scipy.optimize.minimize(method="L-BFGS-B")``.
+
+    ``X`` (dense, or scipy.sparse CSR) and ``Y`` (prepared targets, shaped like the output) are the
+    whole training set; ``sample_weight`` (n,) is passed to the loss as is. ``max_iter``,
+    ``max_fun`` and ``tol`` are L-BFGS-B's ``maxiter``, ``maxfun`` and ``gtol``. ``callback(k, J)``
+    runs after iteration k. The model ends holding the solution; the SciPy ``OptimizeResult`` is
+    returned (``nit``, ``nfev``, ``fun``, ``status``, ``message``)."""
+    from scipy.optimize import minimize
+
+    objective = lbfgs_objective(model, X, Y, loss, sample_weight=sample_weight, l2=l2)
+    w = model.flat_parameters()[0]
     iteration = 0
 
     def after_iteration(intermediate_result: Any) -> None:
