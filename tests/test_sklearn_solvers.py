@@ -175,7 +175,7 @@ def test_n_iter_no_change_inf_trains_for_max_iter(tmp_path):
 def test_early_stopping_errors_are_scikit_learns():
     with pytest.raises(ValueError, match="partial_fit does not support early_stopping=True"):
         MLPRegressor(early_stopping=True, random_state=0).fit(REG_X, REG_Y).partial_fit(REG_X, REG_Y)
-    with pytest.raises(ValueError, match="The validation set is too small. Increase 'validation_fraction'"):
+    with pytest.raises(ValueError, match=r"The validation set is too small\. Increase 'validation_fraction'"):
         MLPRegressor(early_stopping=True, random_state=0).fit(REG_X[:5], REG_Y[:5])
 
 
