@@ -70,3 +70,17 @@ def test_dense_layer_sparse_products_match_dense_ones():
     layer.forward(X_SPARSE[:1])
     layer.backward(delta[:1], input_grad=False)  # one sample: the outer-product path has a sparse form too
     np.testing.assert_allclose(layer.dW, np.outer(delta[0], X_DENSE[0]), rtol=1e-12)
+
+
+def test_sparse_row_batches_is_a_batch_source():
+    from deltaprop.train.batches import BatchSource, SparseRowBatches
+
+    w = RNG.uniform(size=150)
+    source = SparseRowBatches(X_SPARSE, Y_REG.reshape(-1, 1), w, 64)
+    assert isinstance(source, BatchSource) and source.n == 150
+    order = source.draw_order(np.random.default_rng(0), shuffle=True)
+    batches = list(source.batches(order))
+    assert [b.X.shape[0] for b in batches] == [64, 64, 22] and all(sp.issparse(b.X) for b in batches)
+    np.testing.assert_array_equal(sp.vstack([b.X for b in batches]).toarray(), X_DENSE[order])
+    np.testing.assert_array_equal(np.concatenate([b.w for b in batches]), w[order])
+    assert [b.X.shape[0] for b in source.batches(None, first=2)] == [22]

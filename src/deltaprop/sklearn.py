@@ -48,6 +48,7 @@ from .nn import losses as losses_mod
 from .nn.model import Sequential
 from .optim import optimizers as optimizers_mod
 from .optim.lbfgs import minimize_lbfgs
+from .train.batches import ArrayBatches, SparseRowBatches
 
 _ACTIVATION_ALIASES = {"logistic": "sigmoid"}
 _SOLVERS = ("lbfgs", "sgd", "adam")
@@ -340,7 +341,7 @@ class _BaseMLP(BaseEstimator):
         best_weights = model.get_weights() if early_stopping else None
         if not incremental:
             self._no_improvement_count = 0
-        batches = _Batches(X, Y, sw, bs)
+        source = SparseRowBatches(X, Y, sw, bs) if sparse.issparse(X) else ArrayBatches(X, Y, sw, None, bs)
         self.n_iter_ = 0
         diverged: str | None = None
         order = np.arange(n) if self.shuffle else None
@@ -349,7 +350,7 @@ class _BaseMLP(BaseEstimator):
                 order = order[self._rng.permutation(n)]
             total = 0.0
             for start in range(0, n, bs):
-                Xb, Yb, wb = batches.get(start, order)
+                Xb, Yb, wb = source.get(start, order)
                 m = Xb.shape[0]
                 sw_sum = float(m if wb is None else wb.sum())
                 if sw_sum <= 0:
@@ -545,28 +546,6 @@ class _BaseMLP(BaseEstimator):
         if data is not None:
             f = dpio.decode(data, where="unpickle")
             self.model_ = dpio.build_model(dpio.decode_metadata(f.metadata, "unpickle"), f.tensors, where="unpickle")
-
-
-class _Batches:
-    """Mini-batches of rows of dense or CSR X. Dense rows are gathered into buffers reused from one
-    batch to the next; CSR rows are sliced, which copies only the batch's nonzeros."""
-
-    def __init__(self, X: Any, Y: np.ndarray, weights: np.ndarray | None, bs: int) -> None:
-        self.X, self.Y, self.weights, self.bs = X, Y, weights, bs
-        self.n = X.shape[0]
-        self._buffer: np.ndarray | None = None
-
-    def get(self, start: int, order: np.ndarray | None) -> tuple[Any, np.ndarray, np.ndarray | None]:
-        stop = min(start + self.bs, self.n)
-        idx: Any = slice(start, stop) if order is None else order[start:stop]
-        w = None if self.weights is None else self.weights[idx]
-        if order is None or sparse.issparse(self.X):
-            return self.X[idx], self.Y[idx], w
-        if self._buffer is None:
-            self._buffer = np.empty((self.bs, self.X.shape[1]), self.X.dtype)
-        Xb = self._buffer[:stop - start]
-        np.take(self.X, idx, axis=0, out=Xb, mode="clip")  # clip: valid by construction, and no hidden copy
-        return Xb, self.Y[idx], w
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):

@@ -2,14 +2,15 @@
 
 A source knows how many rows one epoch covers (``n``) and its batch size, draws an epoch's order
 from the run's generator, and yields the epoch's mini-batches from a given batch on (so a resumed
-run continues mid-epoch). ``ArrayBatches`` serves in-memory arrays and memory-mapped files; other
-sources (chunked arrays, one shard per process) plug in behind the same protocol.
+run continues mid-epoch). ``ArrayBatches`` serves in-memory arrays and memory-mapped files,
+``SparseRowBatches`` the rows of a scipy.sparse CSR matrix; other sources (chunked arrays, one
+shard per process) plug in behind the same protocol.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -77,3 +78,25 @@ class ArrayBatches:
         np.take(self.X, idx, axis=0, out=Xb, mode="clip")
         np.take(self.Y, idx, axis=0, out=Yb, mode="clip")
         return Batch(Xb, Yb, None if self.weights is None else self.weights[idx])
+
+
+class SparseRowBatches:
+    """Mini-batches of rows of a scipy.sparse CSR matrix X (dense Y). Each batch is a CSR row slice,
+    which copies only that batch's nonzeros: memory follows the nonzeros, never n × n_in, and the
+    first Dense layer multiplies the sparse rows directly (``Dense.forward``)."""
+
+    def __init__(self, X: Any, Y: Array, weights: Array | None, batch_size: int) -> None:
+        self.X, self.Y, self.weights, self.batch_size = X, Y, weights, batch_size
+        self.n = X.shape[0]
+
+    def draw_order(self, rng: np.random.Generator, shuffle: bool) -> Array | None:
+        return rng.permutation(self.n) if shuffle and self.batch_size < self.n else None
+
+    def batches(self, order: Array | None, first: int = 0) -> Iterator[Batch]:
+        for start in range(first * self.batch_size, self.n, self.batch_size):
+            yield self.get(start, order)
+
+    def get(self, start: int, order: Array | None) -> Batch:
+        stop = min(start + self.batch_size, self.n)
+        idx: Any = slice(start, stop) if order is None else order[start:stop]
+        return Batch(self.X[idx], self.Y[idx], None if self.weights is None else self.weights[idx])
