@@ -41,7 +41,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from .core.backend import spawn_seeds
 from .core.registry import lookup
-from .core.validation import check_loss_output
+from .core.validation import all_finite, check_loss_output
 from .io import model_file as dpio
 from .nn import layers as layers_mod
 from .nn import losses as losses_mod
@@ -140,9 +140,7 @@ class _BaseMLP(BaseEstimator):
             self._fit_lbfgs(X, targets, sw)
         else:
             self._fit_stochastic(X, targets, sw, incremental=incremental)
-        flat = self.model_.flat_parameters()
-        if not np.isfinite(flat[0] if flat is not None else np.concatenate(
-                [p.ravel() for p in self.model_.parameters().values()])).all():
+        if not all(all_finite(p) for p in self.model_.parameters().values()):
             raise ValueError(_NONFINITE)
         return self
 
@@ -471,7 +469,7 @@ class _BaseMLP(BaseEstimator):
     # -- persistence -------------------------------------------------------------------------------
     _FITTED = ("n_features_in_", "n_outputs_", "n_layers_", "n_iter_", "t_", "loss_curve_", "best_loss_",
                "validation_scores_", "validation_loss_curve_", "best_validation_score_", "out_activation_")
-    _FITTED_SINCE_0_2 = ("loss_",)  # absent from files written before; read as None
+    _FITTED_OPTIONAL = ("loss_",)  # absent from files written before the attribute existed: read as None
 
     def save(self, path: Any) -> None:
         """Write the fitted estimator to a safe model file (safetensors; no pickle): the network, the
@@ -486,7 +484,7 @@ class _BaseMLP(BaseEstimator):
             params["dtype"] = np.dtype(params["dtype"]).name
         if params["n_iter_no_change"] == np.inf:
             params["n_iter_no_change"] = "inf"  # JSON has no infinity
-        fitted = {k: _plain(getattr(self, k)) for k in self._FITTED + self._FITTED_SINCE_0_2}
+        fitted = {k: _plain(getattr(self, k)) for k in self._FITTED + self._FITTED_OPTIONAL}
         lb = getattr(self, "_label_binarizer", None)
         extra = {"estimator": type(self).__name__, "params": params, "fitted": fitted,
                  "classes": None if not hasattr(self, "classes_") else [_plain(c) for c in self.classes_],
@@ -516,7 +514,7 @@ class _BaseMLP(BaseEstimator):
             est = cls(**params)
             for key in cls._FITTED:
                 setattr(est, key, info["fitted"][key])
-            for key in cls._FITTED_SINCE_0_2:
+            for key in cls._FITTED_OPTIONAL:
                 setattr(est, key, info["fitted"].get(key))
             if info["classes"] is not None:
                 est.classes_ = np.array(info["classes"])
