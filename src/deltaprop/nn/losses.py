@@ -284,8 +284,8 @@ class PoissonDeviance(Loss):
 
 def _xlogy(x: Array, y: Array) -> Array:
     """x log y, with 0 where x = 0 (so 0 log 0 = 0, as in the deviance)."""
-    out = np.zeros(np.broadcast(x, y).shape, dtype=np.result_type(x, y))
-    np.multiply(x, np.log(y, out=np.ones_like(out), where=x != 0), out=out, where=x != 0)
+    out = xp.zeros(np.broadcast(x, y).shape, dtype=np.result_type(x, y))
+    np.multiply(x, np.log(y, out=xp.ones_like(out), where=x != 0), out=out, where=x != 0)
     return out
 
 
