@@ -304,75 +304,32 @@ class _BaseMLP(BaseEstimator):
     def _fit_stochastic(self, X: Any, Y: np.ndarray, sw: np.ndarray | None, *, incremental: bool) -> None:
         """Epochs of shuffled mini-batches, each a step of the seeds' loop (forward, output delta,
         backward, update), with scikit-learn's learning-rate schedules and stopping rules."""
-        model, loss = self.model_, self.model_.loss
+        model = self.model_
         if self._optimizer is None or not incremental:
             self._optimizer = self._make_optimizer()
         opt = model.optimizer = self._optimizer
         early_stopping = self.early_stopping and not incremental
-        val = None
-        if early_stopping:
-            # as scikit-learn: stratified on the binarized target when it has one column
-            stratify = Y.astype(bool) if is_classifier(self) and Y.shape[1] == 1 else None
-            arrays = [X, Y] if sw is None else [X, Y, sw]
-            parts = train_test_split(*arrays, random_state=self._rng, test_size=self.validation_fraction,
-                                     stratify=stratify)
-            X, Xv, Y, Yv = parts[:4]
-            sw, swv = (None, None) if sw is None else (parts[4], parts[5] * (len(parts[5]) / parts[5].sum()))
-            if Xv.shape[0] < 2:
-                raise ValueError("The validation set is too small. Increase 'validation_fraction' or the size of "
-                                 "your dataset.")
-            val = (Xv, Yv, swv)
-            if self.validation_scores_ is None:
-                self.validation_scores_, self.validation_loss_curve_ = [], []
-                self.best_validation_score_ = -np.inf
-            self.best_loss_ = None
-        elif self.best_loss_ is None:
+        X, Y, sw, val = self._hold_out(X, Y, sw) if early_stopping else (X, Y, sw, None)
+        if not early_stopping and self.best_loss_ is None:
             self.best_loss_ = np.inf
-        n = X.shape[0]
-        if self.batch_size == "auto":
-            bs = min(200, n)
-        else:
-            if self.batch_size > n:
-                warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped",
-                              stacklevel=4)
-            bs = min(int(self.batch_size), n)
+        n, bs = X.shape[0], self._batch_size(X.shape[0])
+        source = SparseRowBatches(X, Y, sw, bs) if sparse.issparse(X) else ArrayBatches(X, Y, sw, None, bs)
         best_weights = model.get_weights() if early_stopping else None
         if not incremental:
             self._no_improvement_count = 0
-        source = SparseRowBatches(X, Y, sw, bs) if sparse.issparse(X) else ArrayBatches(X, Y, sw, None, bs)
         self.n_iter_ = 0
         diverged: str | None = None
         order = np.arange(n) if self.shuffle else None
         for _ in range(self.max_iter):
             if order is not None:  # scikit-learn's sklearn.utils.shuffle of the previous order: the same draws
                 order = order[self._rng.permutation(n)]
-            total = 0.0
-            for start in range(0, n, bs):
-                Xb, Yb, wb = source.get(start, order)
-                m = Xb.shape[0]
-                sw_sum = float(m if wb is None else wb.sum())
-                if sw_sum <= 0:
-                    continue  # samples of weight 0 carry no gradient
-                if wb is not None:
-                    wb = wb * (m / sw_sum)  # mean 1: the batch loss is Σ w L / Σ w, as scikit-learn's
-                a = model.forward(Xb, training=True)
-                value, delta, top = model.output_delta(loss, a, Yb, wb, prepared=True)
-                value = float(value) + (self.alpha * self._penalty() / sw_sum if self.alpha else 0.0)
-                if not math.isfinite(value):
-                    diverged = f"the training loss became {value} at iteration {self.n_iter_ + 1}"
-                    break
-                model._backward_from(top, delta)
-                opt.weight_decay = self.alpha / sw_sum  # the gradient of ½ alpha ‖W‖² / Σ w
-                opt.step(model)
-                total += value * m
+            self.loss_, diverged = self._epoch(source, order, opt)
             self.n_iter_ += 1
-            self.loss_ = total / n if diverged is None else math.nan
             self.t_ += n
             self.loss_curve_.append(self.loss_)
             if self.verbose:
                 print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}", file=sys.stdout)
-            improved = self._update_no_improvement_count(val)
-            if improved and early_stopping:
+            if self._update_no_improvement_count(val) and early_stopping:
                 best_weights = model.get_weights()
             if diverged is not None:
                 break
@@ -389,13 +346,63 @@ class _BaseMLP(BaseEstimator):
         if early_stopping:
             model.set_weights(best_weights)  # type: ignore[arg-type]
         if diverged is not None:
-            lr = opt.lr
             if not early_stopping:
                 raise ValueError(f"{_NONFINITE} ({diverged}; the estimator keeps the weights before that step. "
-                                 f"Scale X, e.g. with StandardScaler, or lower learning_rate_init={lr:g}.)")
-            warnings.warn(f"Training diverged: {diverged} (learning rate {lr:g}); the estimator keeps the weights of "
-                          "the best validation score. Scale X or lower learning_rate_init.", ConvergenceWarning,
-                          stacklevel=4)
+                                 f"Scale X, e.g. with StandardScaler, or lower learning_rate_init={opt.lr:g}.)")
+            warnings.warn(f"Training diverged: {diverged} (learning rate {opt.lr:g}); the estimator keeps the "
+                          "weights of the best validation score. Scale X or lower learning_rate_init.",
+                          ConvergenceWarning, stacklevel=4)
+
+    def _epoch(self, source: Any, order: np.ndarray | None, opt: optimizers_mod.Optimizer) -> tuple[float, str | None]:
+        """One pass over the batches: (mean loss plus penalty, None), or (nan, what diverged) at the
+        first non-finite batch loss, before that batch's update."""
+        model, loss = self.model_, self.model_.loss
+        total = 0.0
+        for start in range(0, source.n, source.batch_size):
+            Xb, Yb, wb = source.get(start, order)
+            m = Xb.shape[0]
+            sw_sum = float(m if wb is None else wb.sum())
+            if sw_sum <= 0:
+                continue  # samples of weight 0 carry no gradient
+            if wb is not None:
+                wb = wb * (m / sw_sum)  # mean 1: the batch loss is Σ w L / Σ w, as scikit-learn's
+            a = model.forward(Xb, training=True)
+            value, delta, top = model.output_delta(loss, a, Yb, wb, prepared=True)
+            value = float(value) + (self.alpha * self._penalty() / sw_sum if self.alpha else 0.0)
+            if not math.isfinite(value):
+                return math.nan, f"the training loss became {value} at iteration {self.n_iter_ + 1}"
+            model._backward_from(top, delta)
+            opt.weight_decay = self.alpha / sw_sum  # the gradient of ½ alpha ‖W‖² / Σ w
+            opt.step(model)
+            total += value * m
+        return total / source.n, None
+
+    def _hold_out(self, X: Any, Y: np.ndarray, sw: np.ndarray | None) -> tuple[Any, np.ndarray, Any, tuple[Any, ...]]:
+        """scikit-learn's early-stopping split: validation_fraction of the rows, drawn from random_state and
+        stratified on the binarized target when it has one column; (X, Y, sw) of the rest and the held-out
+        (X, Y, sw)."""
+        stratify = Y.astype(bool) if is_classifier(self) and Y.shape[1] == 1 else None
+        parts = train_test_split(*([X, Y] if sw is None else [X, Y, sw]), random_state=self._rng,
+                                 test_size=self.validation_fraction, stratify=stratify)
+        X, Xv, Y, Yv = parts[:4]
+        sw, swv = (None, None) if sw is None else (parts[4], parts[5] * (len(parts[5]) / parts[5].sum()))
+        if Xv.shape[0] < 2:
+            raise ValueError("The validation set is too small. Increase 'validation_fraction' or the size of your "
+                             "dataset.")
+        if self.validation_scores_ is None:
+            self.validation_scores_, self.validation_loss_curve_ = [], []
+            self.best_validation_score_ = -np.inf
+        self.best_loss_ = None
+        return X, Y, sw, (Xv, Yv, swv)
+
+    def _batch_size(self, n: int) -> int:
+        """min(200, n) for "auto"; a larger batch_size than n is clipped to n, with scikit-learn's warning."""
+        if self.batch_size == "auto":
+            return min(200, n)
+        if self.batch_size > n:
+            warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped",
+                          stacklevel=5)
+        return min(int(self.batch_size), n)
 
     def _update_no_improvement_count(self, val: tuple[Any, Any, Any] | None) -> bool:
         """scikit-learn's plateau counter after an epoch; True when the validation score is a new best."""
