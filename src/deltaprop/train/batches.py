@@ -50,7 +50,7 @@ class ArrayBatches:
 
     def __init__(self, X: Array, Y: Array, weights: Array | None, rows: Array | None, batch_size: int) -> None:
         self.X, self.Y, self.weights, self.rows, self.batch_size = X, Y, weights, rows, batch_size
-        self.n = len(X) if rows is None else len(rows)
+        self.n = X.shape[0] if rows is None else len(rows)
         self._buffers: tuple[Array, Array] | None = None
 
     def draw_order(self, rng: np.random.Generator, shuffle: bool) -> Array | None:
@@ -80,21 +80,13 @@ class ArrayBatches:
         return Batch(Xb, Yb, None if self.weights is None else self.weights[idx])
 
 
-class SparseRowBatches:
+class SparseRowBatches(ArrayBatches):
     """Mini-batches of rows of a scipy.sparse CSR matrix X (dense Y). Each batch is a CSR row slice,
     which copies only that batch's nonzeros: memory follows the nonzeros, never n × n_in, and the
     first Dense layer multiplies the sparse rows directly (``Dense.forward``)."""
 
     def __init__(self, X: Any, Y: Array, weights: Array | None, batch_size: int) -> None:
-        self.X, self.Y, self.weights, self.batch_size = X, Y, weights, batch_size
-        self.n = X.shape[0]
-
-    def draw_order(self, rng: np.random.Generator, shuffle: bool) -> Array | None:
-        return rng.permutation(self.n) if shuffle and self.batch_size < self.n else None
-
-    def batches(self, order: Array | None, first: int = 0) -> Iterator[Batch]:
-        for start in range(first * self.batch_size, self.n, self.batch_size):
-            yield self.get(start, order)
+        super().__init__(X, Y, weights, None, batch_size)
 
     def get(self, start: int, order: Array | None) -> Batch:
         stop = min(start + self.batch_size, self.n)
