@@ -235,3 +235,16 @@ def test_sgd_change_lr_carries_the_velocity(nesterov):
         opt.change_lr(lr, carry_velocity=True)
         opt.step({"w": w}, {"w": g})
     np.testing.assert_allclose(w, w_ref, rtol=1e-12)
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_progress_bar_is_ours_and_off_by_default(solver, capsys):
+    pytest.importorskip("tqdm")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        MLPClassifier(hidden_layer_sizes=(4,), solver=solver, max_iter=5, random_state=0).fit(IRIS_X, IRIS_Y)
+        assert capsys.readouterr().err == ""
+        MLPClassifier(hidden_layer_sizes=(4,), solver=solver, max_iter=5, progress=True,
+                      random_state=0).fit(IRIS_X, IRIS_Y)
+    err = capsys.readouterr().err
+    assert "5/5" in err and "loss=" in err

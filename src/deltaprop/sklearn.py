@@ -49,6 +49,7 @@ from .nn.model import Sequential
 from .optim import optimizers as optimizers_mod
 from .optim.lbfgs import minimize_lbfgs
 from .train.batches import ArrayBatches, SparseRowBatches
+from .train.progress import Progress
 
 _ACTIVATION_ALIASES = {"logistic": "sigmoid"}
 _SOLVERS = ("lbfgs", "sgd", "adam")
@@ -73,7 +74,7 @@ class _BaseMLP(BaseEstimator):
                  validation_fraction: float = 0.1, beta_1: float = 0.9, beta_2: float = 0.999,
                  epsilon: float = 1e-8, n_iter_no_change: int | float = 10, max_fun: int = 15000,
                  loss: str | None = None, output_activation: str | None = None, dropout: float = 0.0,
-                 dtype: str | None = None) -> None:
+                 dtype: str | None = None, progress: bool = False) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -101,6 +102,7 @@ class _BaseMLP(BaseEstimator):
         self.output_activation = output_activation
         self.dropout = dropout
         self.dtype = dtype
+        self.progress = progress
 
     # -- scikit-learn protocol -------------------------------------------------------------------
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> _BaseMLP:
@@ -136,10 +138,14 @@ class _BaseMLP(BaseEstimator):
             self._build(X.shape[1], X.dtype)
         X = _as_dtype(X, self.model_.dtype)
         targets = np.ascontiguousarray(targets, dtype=self.model_.dtype)
-        if self.solver == "lbfgs":
-            self._fit_lbfgs(X, targets, sw)
-        else:
-            self._fit_stochastic(X, targets, sw, incremental=incremental)
+        bar = Progress(1 if incremental else self.max_iter, 1 if self.progress else 0)  # ours: progress=True
+        try:
+            if self.solver == "lbfgs":
+                self._fit_lbfgs(X, targets, sw, bar)
+            else:
+                self._fit_stochastic(X, targets, sw, bar, incremental=incremental)
+        finally:
+            bar.close()
         if not all(all_finite(p) for p in self.model_.parameters().values()):
             raise ValueError(_NONFINITE)
         return self
@@ -276,7 +282,7 @@ class _BaseMLP(BaseEstimator):
         return 0.5 * sum(float(np.vdot(layer.W, layer.W)) for layer in self.model_.layers
                          if isinstance(layer, layers_mod.Dense))
 
-    def _fit_lbfgs(self, X: Any, Y: np.ndarray, sw: np.ndarray | None) -> None:
+    def _fit_lbfgs(self, X: Any, Y: np.ndarray, sw: np.ndarray | None, bar: Progress) -> None:
         """Full-batch L-BFGS-B: J = Σ w L / Σ w + ½ alpha ‖W‖² / Σ w, with scikit-learn's max_iter (maxiter),
         max_fun (maxfun) and tol (gtol)."""
         n = X.shape[0]
@@ -285,6 +291,7 @@ class _BaseMLP(BaseEstimator):
 
         def report(k: int, value: float) -> None:
             self.loss_curve_.append(value)
+            bar.update(k - 1, {"loss": value})
             if self.verbose:
                 print(f"Iteration {k}, loss = {value:.8f}", file=sys.stdout)
 
@@ -301,7 +308,8 @@ class _BaseMLP(BaseEstimator):
                         "    https://scikit-learn.org/stable/modules/preprocessing.html")
             warnings.warn(message, ConvergenceWarning, stacklevel=4)
 
-    def _fit_stochastic(self, X: Any, Y: np.ndarray, sw: np.ndarray | None, *, incremental: bool) -> None:
+    def _fit_stochastic(self, X: Any, Y: np.ndarray, sw: np.ndarray | None, bar: Progress, *,
+                        incremental: bool) -> None:
         """Epochs of shuffled mini-batches, each a step of the seeds' loop (forward, output delta,
         backward, update), with scikit-learn's learning-rate schedules and stopping rules."""
         model = self.model_
@@ -331,6 +339,8 @@ class _BaseMLP(BaseEstimator):
                 print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}", file=sys.stdout)
             if self._update_no_improvement_count(val) and early_stopping:
                 best_weights = model.get_weights()
+            bar.update(self.n_iter_ - 1, {"loss": self.loss_} if val is None else
+                             {"loss": self.loss_, "val_score": self.validation_scores_[-1]})  # type: ignore[index]
             if diverged is not None:
                 break
             if self.solver == "sgd" and self.learning_rate == "invscaling":
@@ -571,14 +581,16 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                  validation_fraction: float = 0.1, beta_1: float = 0.9, beta_2: float = 0.999,
                  epsilon: float = 1e-8, n_iter_no_change: int | float = 10, max_fun: int = 15000,
                  loss: str | None = None, output_activation: str | None = None, dropout: float = 0.0,
-                 class_weight: dict[Any, float] | str | None = None, dtype: str | None = None) -> None:
+                 class_weight: dict[Any, float] | str | None = None, dtype: str | None = None,
+                 progress: bool = False) -> None:
         super().__init__(hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
                          learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
                          max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
                          warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
                          early_stopping=early_stopping, validation_fraction=validation_fraction, beta_1=beta_1,
                          beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
-                         loss=loss, output_activation=output_activation, dropout=dropout, dtype=dtype)
+                         loss=loss, output_activation=output_activation, dropout=dropout, dtype=dtype,
+                         progress=progress)
         self.class_weight = class_weight
 
     def __sklearn_tags__(self) -> Any:
@@ -711,14 +723,15 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                  nesterovs_momentum: bool = True, early_stopping: bool = False, validation_fraction: float = 0.1,
                  beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
                  n_iter_no_change: int | float = 10, max_fun: int = 15000, output_activation: str | None = None,
-                 dropout: float = 0.0, dtype: str | None = None) -> None:
+                 dropout: float = 0.0, dtype: str | None = None, progress: bool = False) -> None:
         super().__init__(hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
                          learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
                          max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
                          warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
                          early_stopping=early_stopping, validation_fraction=validation_fraction, beta_1=beta_1,
                          beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
-                         loss=loss, output_activation=output_activation, dropout=dropout, dtype=dtype)
+                         loss=loss, output_activation=output_activation, dropout=dropout, dtype=dtype,
+                         progress=progress)
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
