@@ -14,6 +14,7 @@ from .nn.layers import (
     Activation,
     Dense,
     Dropout,
+    Exp,
     Identity,
     Layer,
     LeakyReLU,
@@ -23,7 +24,7 @@ from .nn.layers import (
     Softplus,
     Tanh,
 )
-from .nn.losses import MAE, MSE, BinaryCrossEntropy, CategoricalCrossEntropy, HalfSSE, Huber, Loss
+from .nn.losses import MAE, MSE, BinaryCrossEntropy, CategoricalCrossEntropy, HalfSSE, Huber, Loss, PoissonDeviance
 from .nn.model import Sequential, mlp
 from .nn.preprocess import Preprocessor
 from .optim import optimizers, schedules
@@ -44,10 +45,11 @@ moved.install(__name__)  # old module paths (deltaprop.layers, deltaprop.seed, â
 __all__ = [
     "ELU", "GELU", "MAE", "MSE", "SGD", "Activation", "Adam", "AdamW", "BinaryCrossEntropy", "Callback",
     "CategoricalCrossEntropy", "CosineAnnealingLR", "Dense", "DivergenceWarning", "Dropout", "EarlyStopping",
-    "Explanation",
+    "Exp", "Explanation",
     "ExponentialLR", "GradcheckResult", "HalfSSE", "History", "Huber", "Identity", "LambdaCallback", "Layer",
     "LeakyReLU",
-    "LinearWarmup", "Loss", "ModelFileError", "Optimizer", "Preprocessor", "RMSprop", "ReLU", "ReduceLROnPlateau",
+    "LinearWarmup", "Loss", "ModelFileError", "Optimizer", "PoissonDeviance", "Preprocessor", "RMSprop", "ReLU",
+    "ReduceLROnPlateau",
     "Sequential",
     "Sigmoid", "Softmax", "Softplus", "StepLR", "Tanh", "TrainingInterrupted",
     "activations", "augment", "callbacks", "datasets", "explain",

@@ -29,7 +29,21 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..nn.layers import ELU, GELU, Dense, Dropout, Identity, Layer, LeakyReLU, ReLU, Sigmoid, Softmax, Softplus, Tanh
+from ..nn.layers import (
+    ELU,
+    GELU,
+    Dense,
+    Dropout,
+    Exp,
+    Identity,
+    Layer,
+    LeakyReLU,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Softplus,
+    Tanh,
+)
 from ..nn.model import Sequential
 from .model_file import PathLike, atomic_write
 
@@ -166,7 +180,7 @@ class _Graph:
             self.nodes.append(node("Softmax", [a], [out], name=f"{i}.Softmax", axis=-1))
         else:
             ops = {Sigmoid: "Sigmoid", Tanh: "Tanh", ReLU: "Relu", Softplus: "Softplus", Identity: "Identity",
-                   Dropout: "Identity"}
+                   Exp: "Exp", Dropout: "Identity"}
             op = ops.get(type(layer))
             if op is None:
                 raise TypeError(f"export: layer {i} ({layer!r}) has no ONNX equivalent.")

@@ -2,14 +2,15 @@
 
 A source knows how many rows one epoch covers (``n``) and its batch size, draws an epoch's order
 from the run's generator, and yields the epoch's mini-batches from a given batch on (so a resumed
-run continues mid-epoch). ``ArrayBatches`` serves in-memory arrays and memory-mapped files; other
-sources (chunked arrays, one shard per process) plug in behind the same protocol.
+run continues mid-epoch). ``ArrayBatches`` serves in-memory arrays and memory-mapped files,
+``SparseRowBatches`` the rows of a scipy.sparse CSR matrix; other sources (chunked arrays, one
+shard per process) plug in behind the same protocol.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -49,7 +50,7 @@ class ArrayBatches:
 
     def __init__(self, X: Array, Y: Array, weights: Array | None, rows: Array | None, batch_size: int) -> None:
         self.X, self.Y, self.weights, self.rows, self.batch_size = X, Y, weights, rows, batch_size
-        self.n = len(X) if rows is None else len(rows)
+        self.n = X.shape[0] if rows is None else len(rows)
         self._buffers: tuple[Array, Array] | None = None
 
     def draw_order(self, rng: np.random.Generator, shuffle: bool) -> Array | None:
@@ -77,3 +78,17 @@ class ArrayBatches:
         np.take(self.X, idx, axis=0, out=Xb, mode="clip")
         np.take(self.Y, idx, axis=0, out=Yb, mode="clip")
         return Batch(Xb, Yb, None if self.weights is None else self.weights[idx])
+
+
+class SparseRowBatches(ArrayBatches):
+    """Mini-batches of rows of a scipy.sparse CSR matrix X (dense Y). Each batch is a CSR row slice,
+    which copies only that batch's nonzeros: memory follows the nonzeros, never n × n_in, and the
+    first Dense layer multiplies the sparse rows directly (``Dense.forward``)."""
+
+    def __init__(self, X: Any, Y: Array, weights: Array | None, batch_size: int) -> None:
+        super().__init__(X, Y, weights, None, batch_size)
+
+    def get(self, start: int, order: Array | None) -> Batch:
+        stop = min(start + self.batch_size, self.n)
+        idx: Any = slice(start, stop) if order is None else order[start:stop]
+        return Batch(self.X[idx], self.Y[idx], None if self.weights is None else self.weights[idx])
