@@ -98,13 +98,16 @@ def test_train_on_csv_then_evaluate_predict_info(iris_like: Path, capsys) -> Non
 
 
 def test_saved_model_matches_the_training_run(iris_like: Path, capsys) -> None:
-    """evaluate applies the stored standardisation: its accuracy equals the model's on standardised inputs."""
+    """The standardisation travels in the model: dp.load(path).predict(raw X) is what evaluate measures."""
     d = iris_like
     model = dp.load(d / "flowers.safetensors")
     table = dp.datasets.load_csv(d / "flowers.csv", target="kind")
-    meta = dp.io.read_metadata(d / "flowers.safetensors")["user"]
-    X = (table.X - np.array(meta["input_mean"])) / np.array(meta["input_std"])
-    expected = float(np.mean(model.predict_classes(X) == table.y))
+    assert model.preprocessor is not None and model.classes == ["alpha", "beta", "gamma"]
+    expected = float(np.mean(model.predict_classes(table.X) == table.y))  # raw columns, as in the file
+    assert expected > 0.9
+    pre = model.preprocessor
+    manual = (table.X - [c.mean for c in pre.numeric]) / [c.std for c in pre.numeric]
+    np.testing.assert_allclose(model.predict(manual, preprocess=False), model.predict(table.X), rtol=1e-6)
     _, out, _ = run(capsys, "evaluate", "flowers.safetensors", "flowers.csv", "--json")
     assert json.loads(out)["accuracy"] == pytest.approx(expected)
 
@@ -206,7 +209,11 @@ BAD_TOML = {"unknown.toml": "epochz = 3\n", "type.toml": 'epochs = "3"\n', "synt
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["train", "--data", "missing.csv"], "no such file or folder 'missing.csv'"),
-    (["train", "--data", "bad.csv", "--target", "label"], "feature column 'b' is not numeric"),
+    (["train", "--data", "bad.csv", "--target", "label", "--no-preprocess"], "column(s) ['b'] hold text"),
+    (["train", "--data", "bad.csv", "--target", "labl"], "Did you mean 'label'?"),
+    (["train", "--data", "bad.csv", "--drop", "c"], "feature column 'c' is not in bad.csv"),
+    (["train", "--data", "bad.csv", "--delimiter", ":"], "delimiter must be one of , ; | tab"),
+    (["train", "--data", "bad.csv", "--layers", "2,4,2"], "bad.csv's 2 columns encode to 3 inputs"),
     (["train", "--data", "ragged.csv"], "line 2 has 3 fields but the header has 2"),
     (["train", "--data", "moonz"], "Did you mean 'moons'?"),
     (["train", "--data", "moons", "--activation", "rleu"], "unknown activation 'rleu'"),

@@ -100,3 +100,23 @@ def test_errors() -> None:
         diagnose(TrainingMonitor())
     with pytest.raises(ValueError, match="positive int"):
         TrainingMonitor(samples=0)
+
+
+def test_scale_problems_are_named_with_the_fix(moons) -> None:
+    """Issue #15: unscaled inputs, the gradients they cause and outputs that stopped depending on the input."""
+    X, y = moons
+    wide = X * np.array([1.0, 1000.0])
+    monitor, d = _train(dp.mlp([2, 16, 2], activation="relu", output_activation="softmax", seed=0), wide, y,
+                        dp.Adam(lr=0.01), 5, batch_size=50)
+    assert monitor.input_rms is not None and monitor.input_rms[1] > 100 * monitor.input_rms[0]
+    scale = [h for h in d.hints if h.startswith("Inputs on very different scales: input column 1's RMS")]
+    assert scale and "Standardise the inputs" in scale[0] and "--no-preprocess" in scale[0]
+    assert any(h.startswith("Huge first-layer gradients") for h in d.hints), d.hints
+    model = dp.mlp([2, 16, 1], activation="relu", output_activation="sigmoid", seed=0)
+    model.layers[0].b = np.full(16, -100.0)  # every hidden unit dead: the output is sigmoid(b) for every sample
+    monitor, d = _train(model, X, y, dp.SGD(lr=0.01), 2, batch_size=50)
+    assert monitor.output_spread[-1] < 1e-6
+    assert any(h.startswith("Saturated outputs: the network gives nearly the same output") for h in d.hints)
+    _, d = _train(dp.mlp([2, 16, 2], activation="relu", output_activation="softmax", seed=0), X, y,
+                  dp.Adam(lr=0.01), 5, batch_size=50)
+    assert not any(h.startswith(("Inputs on", "Huge first", "Saturated outputs")) for h in d.hints), d.hints

@@ -85,7 +85,6 @@ BAD_Y = [
     ("shorter", LABELS[:11], ValueError, "X has 12 samples but y has 11; they must have one row each"),
     ("scalar", 1, ValueError, "y is a single value"),
     ("ragged", [[0, 1, 0]] * 11 + [[1, 0]], ValueError, "y is ragged"),
-    ("strings", np.array(["a", "b", "c"] * 4), TypeError, "y must be numeric, got dtype <U1"),
     ("complex", LABELS + 0j, TypeError, "y must be real-valued"),
     ("non-integer labels", LABELS + 0.5, ValueError, "a 1-D y must hold integer class labels 0..2; got non-integer"),
     ("continuous", RNG.normal(size=12), ValueError, "must hold integer class labels"),
@@ -104,6 +103,17 @@ def test_fit_and_evaluate_refuse_bad_y(case):
     model = classifier()
     rejected("fit", lambda: model.fit(X, bad, epochs=2), exc, match, model)
     rejected("evaluate", lambda: model.evaluate(X, bad), exc, match, model)
+
+
+def test_text_labels_train_and_others_are_refused_by_name():
+    """fit takes class names (issue #15); a model trained on numbers refuses them in evaluate."""
+    model = classifier()
+    rejected("evaluate", lambda: model.evaluate(X, np.array(["a", "b", "c"] * 4)), TypeError,
+             "y must be numeric, got dtype <U1", model)
+    model.fit(X, np.array(["a", "b", "c"] * 4), epochs=2)
+    assert model.classes == ["a", "b", "c"]
+    rejected("evaluate", lambda: model.evaluate(X, np.array(["a", "b", "d"] * 4)), ValueError,
+             r"label\(s\) \['d'\] are not among the model's classes", model)
 
 
 def test_binary_targets_must_be_probabilities():
@@ -213,8 +223,8 @@ def test_estimators_refuse_bad_targets():
     clf = MLPClassifier(hidden_layer_sizes=(4,), max_iter=3, random_state=0)
     with pytest.raises(ValueError, match="Unknown label type: continuous"):
         clf.fit(X, RNG.normal(size=12))
-    with pytest.raises(ValueError, match=r"needs samples of at least 2 classes, got 1 class \(0\)"):
-        clf.fit(X, np.zeros(12, dtype=int))
+    clf.fit(X, np.full(12, 7))  # one class, as scikit-learn: it is always the prediction
+    assert (clf.predict(X) == 7).all() and (clf.predict_proba(X) == 1).all()
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         clf.fit(X, LABELS[:7])
     with pytest.raises(ValueError, match="Input y contains NaN"):
@@ -254,15 +264,16 @@ def test_classifier_labels_unseen_in_fit():
     with pytest.warns(UserWarning, match=r"label\(s\) \['owl'\] that were not in the training data"):
         score = clf.score(X, unseen)
     assert score == pytest.approx(seen - np.mean(clf.predict(X)[:4] == names[:4]) * 4 / 12)
-    with pytest.raises(ValueError, match=r"partial_fit: y has classes \['owl'\] that are not in classes_"):
+    with pytest.raises(ValueError, match=r"`y` has classes not in `self.classes_`.*Unseen: \['owl'\]"):
         clf.partial_fit(X, unseen)
 
 
 # -- the command line --------------------------------------------------------------------------------
 CSV_CASES = {
-    "nan": ("a,b,y\n1,2,0\n3,,1\n5,6,0\n7,8,1\n", "feature column 'b' has a missing value"),
-    "inf": ("a,b,y\n1,2,0\n3,inf,1\n5,6,0\n7,8,1\n", "X contains 1 NaN or infinite value"),
-    "text": ("a,b,y\n1,2,0\n3,x,1\n5,6,0\n7,8,1\n", "feature column 'b' is not numeric"),
+    # missing values and text train by default (imputed, one-hot; issue #15); without preprocessing they are errors
+    "nan": ("a,b,y\n1,2,0\n3,,1\n5,6,0\n7,8,1\n", "X contains 1 NaN or infinite value"),
+    "inf": ("a,b,y\n1,2,0\n3,inf,1\n5,6,0\n7,8,1\n", "column 'b' holds infinite values"),
+    "text": ("a,b,y\n1,2,0\n3,x,1\n5,6,0\n7,8,1\n", r"column\(s\) \['b'\] hold text"),
     "empty": ("", "is empty; expected a header row"),
     "header only": ("a,b,y\n", "has a header but no data rows"),
     "ragged": ("a,b,y\n1,2,0\n3,4\n5,6,0\n", "line 3 has 2 fields but the header has 3"),
@@ -276,7 +287,8 @@ def test_cli_train_refuses_bad_data_with_one_line(name, tmp_path, capsys, monkey
     monkeypatch.chdir(tmp_path)
     text, match = CSV_CASES[name]
     Path("d.csv").write_text(text)
-    rc = main(["train", "--data", "d.csv", "--epochs", "1", "--progress", "none", "--out", "m.safetensors"])
+    raw = ["--no-preprocess"] if name in ("nan", "text") else []
+    rc = main(["train", "--data", "d.csv", "--epochs", "1", "--progress", "none", "--out", "m.safetensors", *raw])
     err = capsys.readouterr().err
     assert rc == 2
     assert err.startswith("deltaprop: error: ") and err.count("\n") == 1 and "Traceback" not in err
@@ -292,11 +304,11 @@ def test_cli_predict_and_evaluate_refuse_data_that_does_not_fit_the_model(tmp_pa
     capsys.readouterr()
     Path("narrow.csv").write_text("a,y\n1,yes\n2,no\n")
     Path("unseen.csv").write_text("a,b,y\n1,2,maybe\n2,1,no\n")
-    Path("nan.csv").write_text("a,b,y\n1,nan,yes\n2,1,no\n")
+    Path("text.csv").write_text("a,b,y\n1,two,yes\n2,1,no\n")
     for argv, match in [(["predict", "m.safetensors", "narrow.csv"], r"lacks the column\(s\) \['b'\]"),
                         (["evaluate", "m.safetensors", "unseen.csv"], r"classes \['maybe'\] were not in the training"),
-                        (["predict", "m.safetensors", "nan.csv"], "line 2: .*'b'.* missing"),
-                        (["evaluate", "m.safetensors", "nan.csv"], "feature column 'b' has a missing value")]:
+                        (["predict", "m.safetensors", "text.csv"], "column 'b' was numeric in training but holds "
+                                                                   "text")]:
         rc = main(argv)
         err = capsys.readouterr().err
         assert rc == 2, argv

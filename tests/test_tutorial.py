@@ -1,8 +1,9 @@
-"""docs/tutorial.md runs as written: every ```bash and ```python block, in order, in one empty folder.
+"""docs/tutorial.md and docs/tabular.md run as written: each ```bash and ```python block, in order, in an empty folder.
 
-The console script and python come from this test's virtual environment; pip runs with
-PIP_NO_INDEX=1, so the install step is checked against what is installed and never touches the
-network. A ```text block right after a ```bash block is that command's expected output: each of
+The console script and python come from this test's virtual environment. The install step
+(``pip install -e ".[extras]"``, run in a checkout) cannot run in the test's empty folder and must
+not re-point the environment's install, so it is checked instead: deltaprop is installed and the
+extras it names import. A ```text block right after a ```bash block is that command's expected output: each of
 its lines must appear, in order, as a line of the real output (``...`` skips lines, and a line
 ending in ``...`` only has to start that way). Numbers may differ by 5 % (or 0.01): float32
 training sums in a different order on another CPU's BLAS, and the last digits shown move.
@@ -19,13 +20,14 @@ from pathlib import Path
 import pytest
 
 TUTORIAL = Path(__file__).resolve().parents[1] / "docs" / "tutorial.md"
+TABULAR = TUTORIAL.with_name("tabular.md")
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```\s*$", re.M | re.S)
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 
 
-def blocks() -> list[tuple[str, str, str | None]]:
+def blocks(doc: Path = TUTORIAL) -> list[tuple[str, str, str | None]]:
     """(language, code, expected output or None) for each runnable block, in document order."""
-    text = TUTORIAL.read_text(encoding="utf-8")
+    text = doc.read_text(encoding="utf-8")
     found = [(m.group(1), m.group(2), m.start(), m.end()) for m in FENCE.finditer(text)]
     out = []
     for k, (lang, code, _, end) in enumerate(found):
@@ -67,10 +69,37 @@ def check_output(expected: str, actual: str) -> None:
 def test_blocks_were_found() -> None:
     langs = [lang for lang, _, _ in blocks()]
     assert langs.count("bash") >= 10 and "python" in langs
-    assert "pip install" in blocks()[0][1]
+    assert INSTALL.search(blocks()[0][1]) and "pip show" in install_check(blocks()[0][1])
+
+
+EXTRA_MODULES = {"plots": "matplotlib", "progress": "tqdm", "sklearn": "sklearn", "onnx": "onnx, onnxruntime",
+                 "tables": "pandas, pyarrow", "torch": "torch", "fast": "numba"}
+INSTALL = re.compile(r'^python -m pip install -e "\.\[([\w,]+)\]"$', re.M)
+
+
+def install_check(code: str) -> str:
+    """The install line replaced by: deltaprop is installed, and each extra it names imports."""
+    def check(m: re.Match[str]) -> str:
+        modules = ", ".join(EXTRA_MODULES[e] for e in m.group(1).split(","))
+        return f'python -m pip show -q deltaprop >/dev/null && python -c "import {modules}"'
+    return INSTALL.sub(check, code)
 
 
 def test_tutorial_runs_as_written(tmp_path: Path) -> None:
+    run_blocks(TUTORIAL, tmp_path)
+    for made in ("iris.safetensors", "history.json", "plots/loss.png", "step.md", "step.json", "xor.mmd",
+                 "moons-plots/decision_boundary.png", "digits-plots/first_layer.png", "history.png", "boundary.svg"):
+        assert (tmp_path / made).is_file(), made
+
+
+def test_tabular_tutorial_runs_as_written(tmp_path: Path) -> None:
+    assert len(blocks(TABULAR)) >= 7
+    run_blocks(TABULAR, tmp_path)
+    for made in ("penguins.safetensors", "penguins.onnx"):
+        assert (tmp_path / made).is_file(), made
+
+
+def run_blocks(doc: Path, tmp_path: Path) -> None:
     bin_dir = Path(sys.executable).parent
     if not (bin_dir / "deltaprop").exists():
         pytest.fail(f"the deltaprop console script is not in {bin_dir}; install the package (pip install -e .)")
@@ -78,9 +107,9 @@ def test_tutorial_runs_as_written(tmp_path: Path) -> None:
            "PIP_DISABLE_PIP_VERSION_CHECK": "1", "MPLBACKEND": "Agg", "PYTHONIOENCODING": "utf-8",
            "COLUMNS": "120"}
     env.pop("DELTAPROP_DEBUG", None)
-    for n, (lang, code, expected) in enumerate(blocks()):
+    for n, (lang, code, expected) in enumerate(blocks(doc)):
         if lang == "bash":
-            cmd = ["bash", "-euo", "pipefail", "-c", code]
+            cmd = ["bash", "-euo", "pipefail", "-c", install_check(code)]
         else:
             script = tmp_path / f"block{n}.py"
             script.write_text(code, encoding="utf-8")
@@ -91,9 +120,6 @@ def test_tutorial_runs_as_written(tmp_path: Path) -> None:
         assert "Traceback" not in proc.stderr, proc.stderr
         if expected is not None:
             check_output(expected, proc.stdout)
-    for made in ("iris.safetensors", "history.json", "plots/loss.png", "step.md", "step.json", "xor.mmd",
-                 "moons-plots/decision_boundary.png", "digits-plots/first_layer.png", "history.png", "boundary.svg"):
-        assert (tmp_path / made).is_file(), made
 
 
 def test_check_output_is_strict() -> None:

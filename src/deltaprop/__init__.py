@@ -14,6 +14,7 @@ from .nn.layers import (
     Activation,
     Dense,
     Dropout,
+    Exp,
     Identity,
     Layer,
     LeakyReLU,
@@ -23,8 +24,9 @@ from .nn.layers import (
     Softplus,
     Tanh,
 )
-from .nn.losses import MAE, MSE, BinaryCrossEntropy, CategoricalCrossEntropy, HalfSSE, Huber, Loss
+from .nn.losses import MAE, MSE, BinaryCrossEntropy, CategoricalCrossEntropy, HalfSSE, Huber, Loss, PoissonDeviance
 from .nn.model import Sequential, mlp
+from .nn.preprocess import Preprocessor
 from .optim import optimizers, schedules
 from .optim.optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
 from .optim.schedules import CosineAnnealingLR, ExponentialLR, LinearWarmup, ReduceLROnPlateau, StepLR
@@ -43,10 +45,12 @@ moved.install(__name__)  # old module paths (deltaprop.layers, deltaprop.seed, â
 __all__ = [
     "ELU", "GELU", "MAE", "MSE", "SGD", "Activation", "Adam", "AdamW", "BinaryCrossEntropy", "Callback",
     "CategoricalCrossEntropy", "CosineAnnealingLR", "Dense", "DivergenceWarning", "Dropout", "EarlyStopping",
-    "Explanation",
+    "Exp", "Explanation",
     "ExponentialLR", "GradcheckResult", "HalfSSE", "History", "Huber", "Identity", "LambdaCallback", "Layer",
     "LeakyReLU",
-    "LinearWarmup", "Loss", "ModelFileError", "Optimizer", "RMSprop", "ReLU", "ReduceLROnPlateau", "Sequential",
+    "LinearWarmup", "Loss", "ModelFileError", "Optimizer", "PoissonDeviance", "Preprocessor", "RMSprop", "ReLU",
+    "ReduceLROnPlateau",
+    "Sequential",
     "Sigmoid", "Softmax", "Softplus", "StepLR", "Tanh", "TrainingInterrupted",
     "activations", "augment", "callbacks", "datasets", "explain",
     "fit", "gradcheck", "init", "load", "losses", "metrics", "mlp", "optimizers", "schedules",

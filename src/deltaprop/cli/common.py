@@ -1,5 +1,5 @@
-"""What several commands share: loading a model and its data, the stored input standardisation,
-writing plots and text outputs."""
+"""What several commands share: loading a model and its data, turning raw data into the network's
+inputs (the model's preprocessor, or the mean/std older files stored), writing plots and text outputs."""
 
 from __future__ import annotations
 
@@ -22,15 +22,18 @@ def load_model(path: str) -> tuple[Any, dict[str, Any]]:
     return model, user if isinstance(user, dict) else {}
 
 
-def model_data(spec: str, meta: dict[str, Any], *, target: str | None, need_target: bool, part: str) -> Any:
+def model_data(spec: str, meta: dict[str, Any], *, target: str | None, need_target: bool, part: str,
+               model: Any = None, delimiter: str | None = None) -> Any:
     from .config import load_data
 
     task = ("classification" if meta.get("classes") else "regression") if meta else "auto"
-    data = load_data(spec, target=target or meta.get("target"), features=meta.get("feature_names"),
-                     need_target=need_target, task=task)
+    features = model.preprocessor.input_names if model is not None and model.preprocessor is not None \
+        else meta.get("feature_names")
+    data = load_data(spec, target=target or meta.get("target"), features=features, need_target=need_target,
+                     task=task, delimiter=delimiter)
     if part == "test" and data.X_test is not None:
         data.X, data.y = data.X_test, data.y_test
-    classes = meta.get("classes")
+    classes = (model.classes if model is not None and model.classes else None) or meta.get("classes")
     if data.y is not None and classes and data.classes and data.classes != classes:
         # the file's own classes, renumbered as the model learned them
         lookup = {name: k for k, name in enumerate(classes)}
@@ -42,11 +45,38 @@ def model_data(spec: str, meta: dict[str, Any], *, target: str | None, need_targ
     return data
 
 
-def input_transform(mean: Any, std: Any) -> Callable[[np.ndarray], np.ndarray]:
+def network_inputs(model: Any, meta: dict[str, Any]) -> Callable[[Any], np.ndarray]:
+    """Raw data → the network's input rows: the model's preprocessor; for files written before
+    preprocessing travelled with the model, the mean and std in their metadata; else the numbers as they are."""
+    if model is not None and model.preprocessor is not None:
+        return model.preprocessor.transform
+    mean, std = meta.get("input_mean"), meta.get("input_std")
     if mean is None:
-        return lambda X: X
+        return _matrix
     mean_a, std_a = np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
-    return lambda X: (np.asarray(X, dtype=np.float64) - mean_a) / std_a
+    return lambda X: (_matrix(X) - mean_a) / std_a
+
+
+def _matrix(X: Any) -> np.ndarray:
+    from ..datasets.columns import Columns
+
+    return X.to_matrix(where="data") if isinstance(X, Columns) else X
+
+
+def delimiter_arg(args: argparse.Namespace) -> str | None:
+    """--delimiter as the character itself (None: sniff)."""
+    if getattr(args, "delimiter", None) is None:
+        return None
+    from ..datasets.tabular import delimiter_of
+
+    return delimiter_of(args.delimiter)
+
+
+def take_rows(X: Any, rows: Any) -> Any:
+    """Rows of a matrix or of a table's columns."""
+    from ..datasets.columns import Columns
+
+    return X.take(rows) if isinstance(X, Columns) else X[rows]
 
 
 def write_plots(folder: Path, *, model: Any, history: Any, monitor: Any, data: Any, X: Any, y: Any,
@@ -60,12 +90,16 @@ def write_plots(folder: Path, *, model: Any, history: Any, monitor: Any, data: A
     if monitor is not None:
         written.append(plots.save(plots.plot_gradient_norms(monitor), folder / f"gradients.{fmt}"))
     if model is not None and X is not None and y is not None and data.classes is not None:
-        if X.shape[1] == 2:
+        from ..datasets.columns import Columns
+
+        if isinstance(X, Columns) and X.shape[1] == 2 and all(X.numeric(k) for k in X):
+            X = X.to_matrix()
+        if isinstance(X, np.ndarray) and X.shape[1] == 2:
             written.append(plots.save(plots.plot_decision_boundary(
                 model, X, y, class_names=data.classes, feature_names=data.feature_names, transform=transform,
                 data_label=label),
                 folder / f"decision_boundary.{fmt}"))
-        pred = model.predict_classes(transform(X))
+        pred = model.predict_classes(transform(X), preprocess=False)
         written.append(plots.save(plots.plot_confusion_matrix(y, pred, class_names=data.classes, data_label=label),
                                   folder / f"confusion_matrix.{fmt}"))
     if model is not None and data is not None and data.image_shape is not None:

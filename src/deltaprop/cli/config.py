@@ -48,6 +48,12 @@ SETTINGS: dict[str, tuple[tuple[type, ...], Any]] = {
     "task": ((str,), "auto"),
     "n_samples": ((int,), None),
     "noise": ((int, float), None),
+    "features": ((list, str), None),
+    "drop": ((list, str), None),
+    "delimiter": ((str,), None),
+    "strict": ((bool,), False),
+    "preprocess": ((bool,), True),
+    "missing_indicator": ((bool,), False),
     "standardize": ((bool,), False),
     "test_split": ((int, float), 0.0),
     "layers": ((list, str), None),
@@ -61,7 +67,7 @@ SETTINGS: dict[str, tuple[tuple[type, ...], Any]] = {
     "lr": ((int, float), None),
     "momentum": ((int, float), 0.0),
     "weight_decay": ((int, float), 0.0),
-    "epochs": ((int,), 100),
+    "epochs": ((int,), 200),  # scikit-learn's max_iter, and deltaprop.sklearn's
     "batch_size": ((int,), 32),
     "validation_split": ((int, float), 0.0),
     "early_stopping": ((int,), None),
@@ -150,14 +156,15 @@ class Data:
     (labels are 0..k−1); it is None for regression. ``X_test``/``y_test`` are a held-out part the
     source came with (MNIST files)."""
 
-    X: Array
+    X: Any  # a float matrix, or for table files the raw columns (datasets.columns.Columns)
     y: Array | None
     source: str
     classes: list[str] | None = None
     feature_names: list[str] | None = None
     image_shape: tuple[int, int] | None = None
-    X_test: Array | None = None
+    X_test: Any = None
     y_test: Array | None = None
+    target: str | None = None
 
     @property
     def n_outputs(self) -> int:
@@ -173,19 +180,24 @@ MAX_AUTO_CLASSES = 20
 
 def load_data(spec: str, *, target: str | None = None, n_samples: int | None = None, noise: float | None = None,
               seed: int | None = 0, features: list[str] | None = None, need_target: bool = True,
-              task: str = "auto") -> Data:
-    """A built-in data set by name ("moons", "xor", "digits", …), a CSV file (``target`` names the
-    target column; default the last), a ``.npz`` (arrays X and y, or images and labels; members
-    stored uncompressed are memory-mapped), an ``.npy`` of features (memory-mapped; ``target`` names
-    the targets' .npy), a Parquet file (read one row group at a time), or a
-    folder of MNIST IDX files. ``features`` reads exactly those CSV columns (as a saved model
-    recorded them); with ``need_target=False`` a CSV may lack the target column (for predict).
+              task: str = "auto", drop: list[str] | None = None, delimiter: str | None = None,
+              strict: bool = False) -> Data:
+    """A built-in data set by name ("moons", "xor", "digits", …), a table file (``.csv``, ``.tsv``,
+    ``.txt``, ``.csv.gz``, ``.parquet``; ``target`` names the target column, default the last), a
+    ``.npz`` (arrays X and y, or images and labels; members stored uncompressed are memory-mapped), an
+    ``.npy`` of features (memory-mapped; ``target`` names the targets' .npy), or a folder of MNIST IDX
+    files. A Parquet file larger than a quarter of the free memory is read one row group at a time
+    (numeric columns, no preprocessing; docs/scale.md). A table file's
+    ``X`` is its raw columns (``Columns``). ``features``/``drop`` choose the columns; with
+    ``need_target=False`` the file may lack the target column (for predict). Rows whose target is
+    missing are dropped with a warning, or refused with ``strict``.
 
     ``task="auto"`` makes class names and integer labels (at most 20 distinct values) a
     classification and other numbers a regression; "classification" or "regression" decides."""
     if task not in TASKS:
         raise ValueError(f"data: task must be one of {', '.join(TASKS)}, got {task!r}.")
-    data = _load(spec, target, n_samples, noise, seed, features, need_target)
+    table_options = {"drop": list(drop or ()), "delimiter": delimiter, "strict": strict}
+    data = _load(spec, target, n_samples, noise, seed, features, need_target, table_options)
     if data.y is not None and task == "regression" and data.classes is not None:
         data.y, data.classes = data.y.astype(np.float64), None
     elif data.y is not None and data.classes is None and task != "regression" and data.y.ndim == 1:
@@ -201,26 +213,25 @@ def load_data(spec: str, *, target: str | None = None, n_samples: int | None = N
 
 
 def _load(spec: str, target: str | None, n_samples: int | None, noise: float | None, seed: int | None,
-          features: list[str] | None, need_target: bool) -> Data:
+          features: list[str] | None, need_target: bool, table_options: dict[str, Any]) -> Data:
     from .. import datasets
+    from ..datasets.tabular import table_suffix
 
     path = Path(spec)
     if path.is_dir():
         (Xtr, ytr), (Xte, yte) = datasets.load_idx_folder(path)
         return _images(str(spec), Xtr, ytr, Xte, yte, side=28)
     if path.is_file():
-        suffix = path.suffix.lower()
-        if suffix == ".csv":
-            return _csv(path, target, features, need_target)
-        if suffix == ".npz":
-            return _npz(path)
-        if suffix == ".npy":
-            return _npy(path, target, need_target)
-        if suffix in (".parquet", ".pq"):
+        if path.suffix.lower() in (".parquet", ".pq") and _larger_than_memory(path):
             return _parquet(path, target, features, need_target)
-        raise ValueError(f"data: {path.name!r} is not a data file deltaprop reads; use a .csv, a .npz, an .npy "
-                         "(with --target y.npy), a .parquet, a folder of MNIST IDX files, or a built-in data set "
-                         "name.")
+        if table_suffix(path):
+            return _table(path, target, features, need_target, **table_options)
+        if path.suffix.lower() == ".npz":
+            return _npz(path)
+        if path.suffix.lower() == ".npy":
+            return _npy(path, target, need_target)
+        raise ValueError(f"data: {path.name!r} is not a data file deltaprop reads; use a .csv (.tsv, .txt, .csv.gz), "
+                         ".parquet, .npz or .npy file, a folder of MNIST IDX files, or a built-in data set name.")
     if os.sep in spec or "." in spec:
         raise FileNotFoundError(f"data: no such file or folder {spec!r}.")
     names = sorted(k for k in datasets.DATASETS if k not in ("csv", "mnist_npz"))
@@ -274,22 +285,15 @@ def _images(source: str, Xtr: Array, ytr: Array, Xte: Array, yte: Array, *, side
     return data
 
 
-def _csv(path: Path, target: str | None, features: list[str] | None, need_target: bool) -> Data:
-    from ..datasets import load_csv
+def _table(path: Path, target: str | None, features: list[str] | None, need_target: bool, *, drop: list[str],
+           delimiter: str | None, strict: bool) -> Data:
+    from ..datasets.tabular import load_table
 
-    if features is not None and not need_target:
-        with open(path, encoding="utf-8") as f:
-            header = [h.strip() for h in f.readline().split(",")]
-        if target is None or target not in header:  # features only: read the last one as the "target"
-            missing = [c for c in features if c not in header]
-            if missing:
-                raise ValueError(f"data: {path.name} lacks the column(s) {missing} the model was trained on.")
-            table = load_csv(path, target=features[-1], features=features[:-1], classification=False)
-            X = np.column_stack([table.X, table.y.astype(np.float64)])
-            return Data(X=X, y=None, source=str(path), feature_names=list(features))
-    table = load_csv(path, target=target, features=features)
+    table = load_table(path, target=target, features=features, drop=drop, delimiter=delimiter, strict=strict,
+                       need_target=need_target)
     classes = None if table.classes is None else [str(c) for c in table.classes]
-    return Data(X=table.X, y=table.y, source=str(path), classes=classes, feature_names=list(table.feature_names))
+    return Data(X=table.columns, y=table.y, source=str(path), classes=classes, feature_names=table.columns.names,
+                target=table.target_name)
 
 
 def _npz(path: Path) -> Data:
@@ -332,6 +336,24 @@ def _npy(path: Path, target: str | None, need_target: bool) -> Data:
     return _arrays(str(path), X, open_npy(target))
 
 
+def memory_budget() -> int:
+    """A quarter of the memory available now: what is read whole; larger Parquet files stream."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 4
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not on Linux
+        return 1 << 30
+
+
+def _larger_than_memory(path: Path) -> bool:
+    """Whether a Parquet file's uncompressed size (from its metadata) exceeds ``memory_budget()``."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:  # the table reader says what to install
+        return False
+    meta = pq.ParquetFile(path).metadata
+    return sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups)) > memory_budget()
+
+
 def _parquet(path: Path, target: str | None, features: list[str] | None, need_target: bool) -> Data:
     """A Parquet file read one row group at a time: X is ``Chunks`` of (X, y) row groups."""
     from ..datasets.large import ParquetRowGroups
@@ -346,3 +368,13 @@ def _is_uint8(path: Path) -> bool:
     with np.load(path, allow_pickle=False) as f:
         key = "images" if "images" in f.files else "x_train"
         return bool(f[key].dtype == np.uint8)
+
+
+def column_list(spec: Any) -> list[str] | None:
+    """Column names from "a,b,c" or a list (``--features``, ``--drop``)."""
+    if spec is None:
+        return None
+    names = [n.strip() for n in spec.split(",")] if isinstance(spec, str) else [str(n) for n in spec]
+    if not names or any(not n for n in names):
+        raise ValueError(f"columns must be listed as name,name,…, got {spec!r}.")
+    return names

@@ -36,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
         model, meta = model_from_args(args)
         maker = diagrams.mermaid if args.format == "mermaid" else diagrams.dot
         text = maker(model, weights=args.weights, max_neurons=args.max_neurons, precision=args.precision,
-                     input_names=meta.get("feature_names"),
+                     input_names=model.preprocessor.feature_names if model.preprocessor is not None
+                     else meta.get("feature_names"),
                      output_names=meta.get("classes") if len(meta.get("classes") or ()) == model.n_outputs else None)
     elif args.kind == "neuron":
         text = diagrams.neuron(args.inputs, fmt=args.format)

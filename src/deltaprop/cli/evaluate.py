@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .common import input_transform, load_model, model_data, write_plots
+from .common import delimiter_arg as _delimiter
+from .common import load_model, model_data, network_inputs, write_plots
 from .parser import add_command
 
 
@@ -19,7 +20,9 @@ def add_parser(sub: Any) -> None:
                     "  deltaprop evaluate iris.safetensors iris.csv --json\n"
                     "  deltaprop evaluate mnist.safetensors mnist10k.npz --plots plots/")
     p.add_argument("model", metavar="MODEL", help="a model file written by train --out")
-    p.add_argument("data", metavar="DATA", help="data set name, .csv, .npz, .npy, .parquet or IDX folder")
+    p.add_argument("data", metavar="DATA", help="data set name, table file (.csv .tsv .csv.gz .parquet), .npz, "
+                                                ".npy or IDX folder")
+    p.add_argument("--delimiter", metavar="CHAR", help="the table's delimiter: , ; tab or | (default: sniffed)")
     p.add_argument("--target", metavar="COLUMN", help="the CSV target column (default: as in training)")
     p.add_argument("--part", choices=["test", "train"], default="test", help="for sources with a test part")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -29,11 +32,12 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     model, meta = load_model(args.model)
-    data = model_data(args.data, meta, target=args.target, need_target=True, part=args.part)
-    transform = input_transform(meta.get("input_mean"), meta.get("input_std"))
+    data = model_data(args.data, meta, target=args.target, need_target=True, part=args.part, model=model,
+                      delimiter=_delimiter(args))
+    transform = network_inputs(model, meta)
     classify = bool(meta.get("classes") or data.classes)
     metrics = ["accuracy"] if classify else ["mse", "mae", "r2"]
-    results = model.evaluate(transform(data.X), data.y, metrics=metrics)
+    results = model.evaluate(transform(data.X), data.y, metrics=metrics, preprocess=False)
     if args.json:
         print(json.dumps({"model": args.model, "data": args.data, "n": len(data.y), **results}))
     else:

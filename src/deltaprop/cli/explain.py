@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .common import emit, input_transform, model_data, model_from_args
+from .common import emit, model_data, model_from_args, network_inputs, take_rows
 from .parser import add_command, model_options, neuron_spec, non_negative_int, parse_rows, positive_float, positive_int
 
 
@@ -49,11 +49,11 @@ def run(args: argparse.Namespace) -> int:
     seed_net = not args.model and not args.layers
     x, y = args.x, args.y
     if args.data:
-        data = model_data(args.data, meta, target=args.target, need_target=True, part="train")
-        idx = list(range(min(4, len(data.X)))) if args.batch else [args.example]
-        if max(idx) >= len(data.X):
-            raise ValueError(f"explain: --example {args.example} is out of range; {args.data} has {len(data.X)} rows.")
-        x = input_transform(meta.get("input_mean"), meta.get("input_std"))(data.X[idx])
+        data = model_data(args.data, meta, target=args.target, need_target=True, part="train", model=model)
+        idx = list(range(min(4, len(data.y)))) if args.batch else [args.example]
+        if max(idx) >= len(data.y):
+            raise ValueError(f"explain: --example {args.example} is out of range; {args.data} has {len(data.y)} rows.")
+        x = network_inputs(model, meta)(take_rows(data.X, idx))
         y = data.y[idx]
     elif x is None and y is None and (model.n_inputs, model.n_outputs) == (2, 1):
         from ..teach.seed import XOR_X, XOR_Y

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .common import input_transform, model_data, model_from_args
+from .common import model_data, model_from_args, network_inputs, take_rows
 from .parser import add_command, model_options, positive_float, positive_int
 
 
@@ -32,8 +32,8 @@ def run(args: argparse.Namespace) -> int:
 
     model, meta = model_from_args(args)
     if args.data:
-        data = model_data(args.data, meta, target=args.target, need_target=True, part="train")
-        X = input_transform(meta.get("input_mean"), meta.get("input_std"))(data.X[:args.samples])
+        data = model_data(args.data, meta, target=args.target, need_target=True, part="train", model=model)
+        X = network_inputs(model, meta)(take_rows(data.X, slice(0, args.samples)))
         y = data.y[:args.samples]
     elif (model.n_inputs, model.n_outputs) == (2, 1):
         from ..teach.seed import XOR_X, XOR_Y

@@ -33,6 +33,11 @@ def run(args: argparse.Namespace) -> int:
         if meta.get(key):
             cfg = dict(meta[key])
             print(f"{key}: {cfg.pop('type')} " + ", ".join(f"{k}={v}" for k, v in cfg.items() if v is not None))
+    if model.preprocessor is not None:
+        print("preprocessing (applied by predict, evaluate, the ONNX export and the PyTorch bridge):\n"
+              + "\n".join(f"  {line}" for line in model.preprocessor.describe().splitlines()))
+    if model.classes is not None:
+        print(f"classes: {', '.join(model.classes)}")
     training = meta.get("training") or {}
     if training:
         final = training.get("final") or {}

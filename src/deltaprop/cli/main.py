@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 
 from .. import __version__
@@ -37,7 +38,29 @@ def build_parser() -> argparse.ArgumentParser:
 def _one_line(err: BaseException) -> str:
     if isinstance(err, OSError) and err.filename is not None and err.strerror:
         return f"{err.strerror}: {err.filename}"
-    return " ".join(str(err).split()) or type(err).__name__
+    return cli_words(" ".join(str(err).split())) or type(err).__name__
+
+
+#: the library's words for a setting → the command line's (messages name Python arguments)
+_PHRASES = (("features=[...]", "--features A,B"), ("(drop=[...] / --drop)", "(--drop)"), ("drop=[...]", "--drop X"),
+            ("pass classification=True", "pass --task classification"), ("leave out strict", "leave out --strict"))
+
+
+def cli_words(message: str) -> str:
+    """``message`` with Python arguments (validation_split=0.9, features=[...]) written as flags."""
+    import re
+
+    from .config import SETTINGS
+
+    for python, flag in _PHRASES:
+        message = message.replace(python, flag)
+    names = "|".join(sorted(SETTINGS, key=len, reverse=True))
+    return re.sub(rf"(?<![\w.-])({names})=(?=\S)", lambda m: f"--{m.group(1).replace('_', '-')} ", message)
+
+
+def _show_warning(message: Warning | str, category: type[Warning], *args: object, **kwargs: object) -> None:
+    """A warning as one line ``deltaprop: warning: …`` on stderr (no file and line of the library)."""
+    print(f"deltaprop: warning: {cli_words(' '.join(str(message).split()))}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -47,7 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return int(args.func(args))
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", UserWarning)
+            warnings.showwarning = _show_warning
+            return int(args.func(args))
     except KeyboardInterrupt as err:
         from ..train.interrupt import TrainingInterrupted, signal_name
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .common import input_transform, load_model, model_data, write_plots
+from .common import load_model, model_data, network_inputs, write_plots
 from .parser import add_command
 
 
@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
         if not (args.model and args.data):
             raise ValueError("plot: --model and --data go together.")
         model, meta = load_model(args.model)
-        data = model_data(args.data, meta, target=args.target, need_target=True, part=args.part)
+        data = model_data(args.data, meta, target=args.target, need_target=True, part=args.part, model=model)
         if meta.get("image_shape"):
             data.image_shape = tuple(meta["image_shape"])
     history = None
@@ -44,5 +44,5 @@ def run(args: argparse.Namespace) -> int:
         history = load_history(args.history)
     write_plots(Path(args.out), model=model, history=history, monitor=None, data=data,
                  X=None if data is None else data.X, y=None if data is None else data.y,
-                 transform=input_transform(meta.get("input_mean"), meta.get("input_std")), fmt=args.format)
+                 transform=network_inputs(model, meta), fmt=args.format)
     return 0

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from .common import input_transform, load_model, model_data
-from .parser import add_command
+from .common import delimiter_arg, load_model, model_data, network_inputs
+from .parser import add_command, positive_int
 
 
 def add_parser(sub: Any) -> None:
@@ -19,10 +19,14 @@ def add_parser(sub: Any) -> None:
                     "  deltaprop predict iris.safetensors new_flowers.csv\n"
                     "  deltaprop predict iris.safetensors iris.csv --proba --out predictions.csv")
     p.add_argument("model", metavar="MODEL", help="a model file written by train --out")
-    p.add_argument("data", metavar="DATA", help="data set name, .csv (the target column may be absent), .npz")
+    p.add_argument("data", metavar="DATA", help="data set name, table file (.csv .tsv .csv.gz .parquet; the target "
+                                                "column may be absent), .npz")
+    p.add_argument("--delimiter", metavar="CHAR", help="the table's delimiter: , ; tab or | (default: sniffed)")
     p.add_argument("--target", metavar="COLUMN", help="the CSV target column, ignored if present")
     p.add_argument("--part", choices=["test", "train"], default="test", help="for sources with a test part")
     p.add_argument("--proba", action="store_true", help="add a probability column per class")
+    p.add_argument("--precision", type=positive_int, metavar="N",
+                   help="decimals of probabilities (4) or significant digits of values (6)")
     p.add_argument("--out", metavar="FILE.csv", help="write here instead of stdout")
 
 
@@ -30,10 +34,10 @@ def run(args: argparse.Namespace) -> int:
     import csv
 
     model, meta = load_model(args.model)
-    data = model_data(args.data, meta, target=args.target, need_target=False, part=args.part)
-    transform = input_transform(meta.get("input_mean"), meta.get("input_std"))
-    a = model.predict(transform(data.X))
-    classes = meta.get("classes") or data.classes
+    data = model_data(args.data, meta, target=args.target, need_target=False, part=args.part, model=model,
+                      delimiter=delimiter_arg(args))
+    a = model.predict(network_inputs(model, meta)(data.X), preprocess=False)
+    classes = model.classes or meta.get("classes") or data.classes
     if classes:
         idx = a.argmax(axis=1) if a.shape[1] > 1 else (a[:, 0] >= 0.5).astype(np.intp)
         header = ["prediction"]
@@ -41,10 +45,12 @@ def run(args: argparse.Namespace) -> int:
         if args.proba:
             probs = a if a.shape[1] > 1 else np.column_stack([1 - a[:, 0], a[:, 0]])
             header += [f"p_{c}" for c in classes]
-            rows = [r + [f"{p:.4f}" for p in ps] for r, ps in zip(rows, probs)]
+            digits = args.precision or 4
+            rows = [r + [f"{p:.{digits}f}" for p in ps] for r, ps in zip(rows, probs)]
     else:
         header = ["prediction"] if a.shape[1] == 1 else [f"prediction_{j}" for j in range(a.shape[1])]
-        rows = [[f"{v:.6g}" for v in r] for r in a]
+        digits = args.precision or 6
+        rows = [[f"{v:.{digits}g}" for v in r] for r in a]
     out = open(args.out, "w", newline="", encoding="utf-8") if args.out else sys.stdout
     try:
         writer = csv.writer(out, lineterminator="\n")

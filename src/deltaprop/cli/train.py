@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .common import input_transform, write_plots
+from .common import take_rows, write_plots
 from .parser import add_command, fraction, non_negative_float, non_negative_int, positive_float, positive_int
 
 
@@ -28,17 +28,27 @@ def add_parser(sub: Any) -> None:
                     "  deltaprop train --data X.npy --target y.npy --layers 784,128,10 --epochs 5\n"
                     "  mpiexec -n 4 deltaprop train --data X.npy --target y.npy --layers 784,128,10 --distributed")
     g = p.add_argument_group("data")
-    g.add_argument("--data", metavar="SOURCE", help="data set name, .csv, .npz, .npy, .parquet or IDX folder; "
-                                                    "with --distributed, {rank} in the name gives each rank its "
-                                                    "own shard")
-    g.add_argument("--target", metavar="COLUMN", help="the CSV or Parquet column to predict (default: the last), or "
-                                                      "the .npy of targets for .npy features")
+    g.add_argument("--data", metavar="SOURCE",
+                   help="data set name, table file (.csv .tsv .txt .csv.gz .parquet), .npz, .npy or IDX folder; "
+                        "with --distributed, {rank} in the name gives each rank its own shard")
+    g.add_argument("--target", metavar="COLUMN", help="the table's column to predict (default: the last), or the "
+                                                      ".npy of targets for .npy features")
+    g.add_argument("--features", metavar="A,B,C", help="use only these columns as features")
+    g.add_argument("--drop", metavar="X,Y", help="leave these columns out (e.g. an ID or a row index)")
+    g.add_argument("--delimiter", metavar="CHAR", help="the table's delimiter: , ; tab or | (default: sniffed)")
+    g.add_argument("--strict", action="store_true", default=None,
+                   help="refuse rows whose target is missing instead of dropping them")
+    g.add_argument("--no-preprocess", dest="preprocess", action="store_false", default=None,
+                   help="tables: no imputation, scaling or one-hot encoding (every column must be numbers)")
+    g.add_argument("--missing-indicator", action="store_true", default=None,
+                   help="tables: add a 0/1 column per numeric column that has missing values")
     g.add_argument("--task", choices=["auto", "classification", "regression"],
                    help="auto (default): class names and integer labels (up to 20 values) are classes")
     g.add_argument("--n-samples", type=positive_int, metavar="N", help="samples drawn for 2-D toy sets")
     g.add_argument("--noise", type=non_negative_float, help="noise of 2-D toy sets")
     g.add_argument("--standardize", action="store_true", default=None,
-                   help="scale each feature to mean 0, std 1 (stored in the model file)")
+                   help="arrays (.npz, data sets): scale each feature to mean 0, std 1 on the training rows (kept in "
+                        "the model; tables are standardised unless --no-preprocess)")
     g.add_argument("--test-split", type=fraction, metavar="FRACTION",
                    help="hold out this fraction for a final test (sources without their own test part)")
     g = p.add_argument_group("network")
@@ -56,7 +66,7 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--lr", type=positive_float, help="learning rate (default: the optimizer's)")
     g.add_argument("--momentum", type=non_negative_float, help="momentum for sgd/rmsprop")
     g.add_argument("--weight-decay", type=non_negative_float, help="L2 weight decay")
-    g.add_argument("--epochs", type=positive_int, help="epochs (100)")
+    g.add_argument("--epochs", type=positive_int, help="epochs (200, as scikit-learn's max_iter)")
     g.add_argument("--batch-size", type=non_negative_int, help="mini-batch size (32; 0 = full batch)")
     g.add_argument("--validation-split", type=fraction, metavar="FRACTION", help="fraction held out for validation")
     g.add_argument("--early-stopping", type=non_negative_int, metavar="PATIENCE",
@@ -72,7 +82,8 @@ def add_parser(sub: Any) -> None:
                    help="data-parallel training over the ranks of mpiexec (needs deltaprop[mpi]): "
                         "mpiexec -n 4 deltaprop train … --distributed")
     g.add_argument("--progress", choices=["bar", "lines", "none"], default="bar",
-                   help="a progress bar (default; needs tqdm), a line per epoch, or nothing")
+                   help="a progress bar on a terminal (default; needs tqdm; a captured log gets a line per epoch), "
+                        "lines (about ten), or nothing")
     g = p.add_argument_group("output")
     g.add_argument("--out", metavar="FILE", help="save the trained model (e.g. model.safetensors)")
     g.add_argument("--history", metavar="FILE", help="save the per-epoch history (.json or .csv)")
@@ -121,37 +132,52 @@ def run_training(s: dict[str, Any], *, progress: str = "bar", every: int | None 
     from ..teach.diagnosis import TrainingMonitor, diagnose
     from ..train.batches import Chunks
     from ..train.callbacks import EarlyStopping, LambdaCallback
-    from .config import load_data, parse_layers
+    from .config import column_list, load_data, memory_budget, parse_layers
 
+    delimiter = None
+    if s["delimiter"] is not None:
+        from ..datasets.tabular import delimiter_of
+
+        delimiter = delimiter_of(s["delimiter"])
     data = load_data(s["data"], target=s["target"], n_samples=s["n_samples"], noise=s["noise"], seed=s["seed"],
-                     task=s["task"])
+                     task=s["task"], features=column_list(s["features"]), drop=column_list(s["drop"]),
+                     delimiter=delimiter, strict=s["strict"])
     if data.y is None:
         raise ValueError(f"train: {data.source} has no targets; pass a file with a target column (--target).")
     X, y = data.X, data.y
     X_test, y_test = data.X_test, data.y_test
     streamed = _streamed(X)
     if streamed and (s["standardize"] or s["test_split"]):
-        if not isinstance(X, np.memmap) or X.nbytes > _memory_budget():
+        if not isinstance(X, np.memmap) or X.nbytes > memory_budget():
             raise ValueError(f"train: {data.source} is read batch by batch (larger than memory), so --standardize "
                              "and --test-split do not apply; scale the features and hold out a test file beforehand.")
         X, y, streamed = np.asarray(X), np.asarray(y), False  # small enough: in memory, as these options need
+    if s["standardize"] and distributed == "shard":
+        raise ValueError("train: --standardize with one shard per rank ({rank} in --data) would scale each shard by "
+                         "its own statistics; standardise the shards beforehand, or train on one shared file.")
+    n_features = len(data.feature_names or ()) if isinstance(X, Chunks) else X.shape[1]
+    if n_features == 0:
+        raise ValueError(f"train: {data.source} has no feature columns besides the target; add input columns.")
     if s["test_split"] and X_test is None:
         from ..datasets import train_test_split
 
-        X, X_test, y, y_test = train_test_split(X, y, test_size=s["test_split"], seed=s["seed"],
-                                                stratify=data.classes is not None)
-    mean, std = None, None
-    if s["standardize"]:
-        mean, std = _mean_std(X, distributed == "shard")
-        std = np.where(std > 0, std, 1.0)
-    transform = input_transform(mean, std)
-    n_features = len(data.feature_names or ()) if isinstance(X, Chunks) else X.shape[1]
-    sizes = parse_layers(s["layers"]) if s["layers"] is not None else [n_features, 32, data.n_outputs]
-    _check_sizes(sizes, n_features, data)
+        train_rows, test_rows, y, y_test = train_test_split(np.arange(len(y)), y, test_size=s["test_split"],
+                                                            seed=s["seed"], stratify=data.classes is not None)
+        X, X_test = take_rows(X, train_rows), take_rows(X, test_rows)
+    pre = None if streamed else _preprocessor(s, X)
+    width = pre.n_features if pre is not None else n_features
+    sizes = parse_layers(s["layers"]) if s["layers"] is not None else [width, 32, data.n_outputs]
+    _check_sizes(sizes, width, data, pre)
     classify = data.classes is not None
     output = s["output"] or (("sigmoid" if sizes[-1] == 1 else "softmax") if classify else "identity")
     model = mlp(sizes, activation=s["activation"], output_activation=output, init=s["init"], dropout=s["dropout"],
                 seed=s["seed"], dtype=s["dtype"])
+    model.preprocessor = pre
+    if classify and not _default_names(data.classes):
+        model.classes = list(data.classes)  # type: ignore[arg-type]
+    if pre is None and not isinstance(X, (np.ndarray, Chunks)):  # --no-preprocess: the table's numbers as they are
+        X = X.to_matrix(where="train (--no-preprocess)")
+        X_test = None if X_test is None else X_test.to_matrix(where="train (--no-preprocess)")
     opt_kwargs: dict[str, Any] = {}
     if s["lr"] is not None:
         opt_kwargs["lr"] = s["lr"]
@@ -168,6 +194,8 @@ def run_training(s: dict[str, Any], *, progress: str = "bar", every: int | None 
     if s["early_stopping"] is not None:
         callbacks.append(EarlyStopping("val_loss" if validate else "loss", patience=s["early_stopping"]))
     metrics = ["accuracy"] if classify else ["mae"]
+    if progress == "bar" and not _terminal():
+        progress, every = "lines", 1  # a bar's carriage returns make a captured log unreadable: a line per epoch
     verbose = {"bar": 1, "lines": 0, "none": 0}[progress]
     if progress == "lines":
         step = every or max(1, s["epochs"] // 10)
@@ -179,9 +207,14 @@ def run_training(s: dict[str, Any], *, progress: str = "bar", every: int | None 
 
         callbacks.append(LambdaCallback(on_epoch_end=report))
 
-    print(f"data: {data.source}: {len(y):,} training samples, {n_features} features"
+    inputs = f"{n_features} features" if pre is None or pre.n_features == n_features else \
+        f"{n_features} columns → {pre.n_features} inputs"
+    print(f"data: {data.source}: {len(y):,} training samples, {inputs}"
           + (f", {len(data.classes)} classes" if classify else ", regression")
-          + (f"; {len(X_test):,} test samples" if X_test is not None else ""))
+          + (f"; {len(y_test):,} test samples" if X_test is not None else ""))
+    if pre is not None:
+        print("preprocessing (fitted on the training rows, kept in the model):\n"
+              + "\n".join(f"  {line}" for line in pre.describe().splitlines()))
     print(model.summary() + "\n")
     start = time.perf_counter()
     fit: Any = model.fit
@@ -191,7 +224,7 @@ def run_training(s: dict[str, Any], *, progress: str = "bar", every: int | None 
         from ..train.distributed import fit_distributed
 
         fit = partial(fit_distributed, model, layout=distributed)
-    history = fit(transform(X), None if isinstance(X, Chunks) else y, loss=s["loss"], optimizer=optimizer,
+    history = fit(X, None if isinstance(X, Chunks) else y, loss=s["loss"], optimizer=optimizer,
                   epochs=s["epochs"], batch_size=s["batch_size"] or None, validation_split=s["validation_split"],
                   metrics=metrics, callbacks=callbacks, verbose=verbose, seed=s["seed"], checkpoint=s["checkpoint"],
                   checkpoint_every=s["checkpoint_every"], resume=s["resume"])
@@ -207,7 +240,7 @@ def run_training(s: dict[str, Any], *, progress: str = "bar", every: int | None 
         if key != "lr":
             print(f"  {key:<14} {values[-1]:.4f}")
     if X_test is not None and y_test is not None:
-        for key, value in model.evaluate(transform(X_test), y_test, metrics=metrics).items():
+        for key, value in model.evaluate(X_test, y_test, metrics=metrics).items():
             print(f"  test_{key:<9} {value:.4f}")
     kept = stopper.best_epoch if stopper is not None and stopper.restore_best_weights else None
     diagnosis = diagnose(monitor, history, kept_epoch=kept if kept is not None and kept >= 0 else None)
@@ -218,9 +251,8 @@ def run_training(s: dict[str, Any], *, progress: str = "bar", every: int | None 
             Path(s[key]).parent.mkdir(parents=True, exist_ok=True)
     if s["out"]:
         meta = {"data": data.source, "classes": data.classes, "feature_names": data.feature_names,
-                "target": s["target"], "image_shape": list(data.image_shape) if data.image_shape else None,
-                "input_mean": None if mean is None else mean.tolist(),
-                "input_std": None if std is None else std.tolist()}
+                "target": data.target or s["target"],
+                "image_shape": list(data.image_shape) if data.image_shape else None}
         model.save(s["out"], metadata=meta)
         print(f"\nsaved the model to {s['out']}")
     if s["history"]:
@@ -233,7 +265,8 @@ def run_training(s: dict[str, Any], *, progress: str = "bar", every: int | None 
             X, y = None, None
         write_plots(Path(s["plots"]), model=model, history=history, monitor=monitor, data=data,
                      X=X_test if X_test is not None else X, y=y_test if y_test is not None else y,
-                     transform=transform, fmt="png", label="test data" if X_test is not None else "training data")
+                     transform=model.preprocessor.transform if model.preprocessor is not None else lambda a: a,
+                     fmt="png", label="test data" if X_test is not None else "training data")
     return model, history, diagnosis
 
 
@@ -243,36 +276,50 @@ def _streamed(X: Any) -> bool:
     return is_streamed(X)
 
 
-def _memory_budget() -> int:
-    """A quarter of the memory available now: what --standardize or --test-split may read in whole."""
+def _terminal() -> bool:
+    import sys
+
+    return bool(getattr(sys.stderr, "isatty", lambda: False)())
+
+
+def _preprocessor(s: dict[str, Any], X: Any) -> Any:
+    """The Preprocessor fitted on the training rows (the validation rows fit will hold out excluded), or None.
+
+    On for table files unless --no-preprocess; for arrays with --standardize."""
+    from ..core.backend import rng_from
+    from ..nn.preprocess import Preprocessor
+    from ..train.tables import validation_rows
+
+    table = not isinstance(X, np.ndarray)
+    if not ((table and s["preprocess"]) or s["standardize"]):
+        return None
+    if table and not s["preprocess"]:
+        X.to_matrix(where="train (--no-preprocess)")  # refuses text columns
+    pre = Preprocessor(missing_indicator=bool(s["missing_indicator"]))
+    split = validation_rows(X.shape[0], s["validation_split"], rng_from(s["seed"])) if s["validation_split"] else None
+    rows = take_rows(X, split[1]) if split is not None else X
     try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 4
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - not on Linux
-        return 1 << 30
+        return pre.fit(rows)
+    except ValueError as err:  # in the command line's words
+        raise ValueError(str(err).replace("Preprocessor.fit: ", "train: ").replace(
+            "Leave it out, or raise max_categories.", "Leave it out with --drop, or choose columns with --features.")
+        ) from None
 
 
-def _mean_std(X: np.ndarray, shards: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Per-feature mean and standard deviation; over all ranks' shards when each rank holds its own."""
-    if not shards:
-        return X.mean(axis=0), X.std(axis=0)
-    from ..train.distributed import world
-
-    comm = world()
-    n = comm.allreduce(len(X))
-    mean = comm.allreduce(X.sum(axis=0, dtype=np.float64)) / n
-    var = comm.allreduce(((X - mean) ** 2).sum(axis=0)) / n
-    return mean, np.sqrt(var)
+def _default_names(classes: list[str]) -> bool:
+    """Classes named 0..k−1 (integer labels) need no names in the model."""
+    return list(classes) == [str(k) for k in range(len(classes))]
 
 
-def _check_sizes(sizes: list[int], n_features: int, data: Any) -> None:
-    if n_features == 0:
-        raise ValueError(f"train: {data.source} has no feature columns besides the target; add input columns.")
+def _check_sizes(sizes: list[int], width: int, data: Any, pre: Any) -> None:
     if data.classes is not None and len(data.classes) < 2:
         raise ValueError(f"train: the target of {data.source} has only one class ({data.classes[0]!r}); a classifier "
                          "needs examples of at least two classes (or pass --task regression for numeric targets).")
-    if sizes[0] != n_features:
-        raise ValueError(f"train: --layers starts with {sizes[0]} inputs but {data.source} has {n_features} features; "
-                         f"start the list with {n_features}.")
+    if sizes[0] != width:
+        what = f"{data.source} has {width} features" if pre is None or pre.n_features == len(pre.input_names) else \
+            f"{data.source}'s {len(pre.input_names)} columns encode to {width} inputs (one-hot text columns)"
+        raise ValueError(f"train: --layers starts with {sizes[0]} inputs but {what}; start the list with {width} "
+                         "(or leave out --layers).")
     if data.classes is not None:
         k = len(data.classes)
         ok = (1, 2) if k == 2 else (k,)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..core.registry import lookup
+from .columns import Columns, as_columns
 from .idx import read_idx, write_idx
 from .mnist import (
     FASHION_CLASSES,
@@ -24,7 +25,7 @@ from .mnist import (
     load_npz_mnist,
 )
 from .split import standard_scaler, standardize, train_test_split
-from .tabular import Table, load_csv
+from .tabular import RawTable, Table, load_csv, load_table, read_table
 from .toy import and_gate, blobs, circles, digits, moons, or_gate, spirals, xor
 
 DATASETS: dict[str, Callable[..., Any]] = {
@@ -50,8 +51,8 @@ def load(name: str, **kwargs: Any) -> Any:
 
 
 __all__ = [
-    "DATASETS", "FASHION_CLASSES", "FASHION_MNIST", "MNIST", "Source", "Table", "and_gate", "blobs", "cache_dir",
-    "circles", "digits", "download", "fetch", "load", "load_csv", "load_fashion_mnist", "load_idx_folder",
-    "load_mnist", "load_npz_mnist", "moons", "or_gate", "read_idx", "spirals", "standard_scaler", "standardize",
-    "train_test_split", "write_idx", "xor",
+    "DATASETS", "FASHION_CLASSES", "FASHION_MNIST", "MNIST", "Columns", "RawTable", "Source", "Table", "and_gate",
+    "as_columns", "blobs", "cache_dir", "circles", "digits", "download", "fetch", "load", "load_csv",
+    "load_fashion_mnist", "load_idx_folder", "load_mnist", "load_npz_mnist", "load_table", "moons", "or_gate",
+    "read_idx", "read_table", "spirals", "standard_scaler", "standardize", "train_test_split", "write_idx", "xor",
 ]

@@ -398,6 +398,10 @@ def model_metadata(model: Sequential, *, kind: str, user: Any = None) -> dict[st
         "optimizer": to_json(None if model.optimizer is None else model.optimizer.get_config()),
         "training": to_json(training),
     }
+    if getattr(model, "preprocessor", None) is not None:
+        meta["preprocessing"] = to_json(model.preprocessor.get_config())  # type: ignore[union-attr]
+    if getattr(model, "classes", None) is not None:
+        meta["classes"] = to_json(list(model.classes))  # type: ignore[arg-type]
     if user is not None:
         meta["user"] = to_json(user)
     return meta
@@ -409,7 +413,14 @@ def model_tensors(model: Sequential) -> dict[str, np.ndarray]:
     for key, arr in model.parameters().items():
         index, name = key.split(".")
         out[f"{index}.{_TORCH_NAMES[name]}"] = arr
+    if getattr(model, "preprocessor", None) is not None:
+        for name, arr in model.preprocessor.tensors().items():  # type: ignore[union-attr]
+            out[f"{PREPROCESS_PREFIX}{name}"] = arr
     return out
+
+
+#: tensors of the preprocessor: "preprocess.median", "preprocess.mean", "preprocess.std" (float64)
+PREPROCESS_PREFIX = "preprocess."
 
 
 _TORCH_NAMES = {"W": "weight", "b": "bias"}
@@ -439,6 +450,13 @@ def decode_metadata(metadata: Mapping[str, str], where: str) -> dict[str, Any]:
         raise ModelFileError(f"{where}: metadata 'training' must be a JSON object.")
     out["training"] = training
     out["user"] = from_json(metadata["user"], "user", where) if "user" in metadata else None
+    out["preprocessing"] = from_json(metadata["preprocessing"], "preprocessing", where) \
+        if "preprocessing" in metadata else None
+    classes = from_json(metadata["classes"], "classes", where) if "classes" in metadata else None
+    if classes is not None and not (isinstance(classes, list) and len(classes) >= 2
+                                    and all(isinstance(c, str) for c in classes) and len(set(classes)) == len(classes)):
+        raise ModelFileError(f"{where}: metadata 'classes' must be a list of at least two distinct strings.")
+    out["classes"] = classes
     return out
 
 
@@ -490,6 +508,9 @@ def build_model(info: Mapping[str, Any], tensors: Mapping[str, np.ndarray], *, w
 
     dtype = np.dtype(info["dtype"])
     expected: dict[str, tuple[int, ...]] = {}
+    pre = _preprocessor(info.get("preprocessing"), tensors, where)
+    if pre is not None:
+        expected.update({f"{PREPROCESS_PREFIX}{k}": v.shape for k, v in pre.tensors().items()})
     for i, cfg in enumerate(info["architecture"]):
         if not isinstance(cfg.get("type"), str):
             raise ModelFileError(f"{where}: layer {i} config must have a 'type' name, got {cfg!r:.200}.")
@@ -519,7 +540,7 @@ def build_model(info: Mapping[str, Any], tensors: Mapping[str, np.ndarray], *, w
         if arr.shape != shape:
             raise ModelFileError(f"{where}: shape mismatch for {name!r}: the architecture needs {shape}, the file "
                                  f"has {arr.shape}.")
-        if arr.dtype != dtype:
+        if arr.dtype != dtype and not name.startswith(PREPROCESS_PREFIX):
             raise ModelFileError(f"{where}: tensor {name!r} is {arr.dtype} but the model's dtype is {dtype}.")
     if not extra_tensors:
         unexpected = sorted(set(tensors) - set(expected))
@@ -550,4 +571,25 @@ def build_model(info: Mapping[str, Any], tensors: Mapping[str, np.ndarray], *, w
             model.optimizer = optimizers_mod.from_config(info["optimizer"])
     except (TypeError, ValueError, KeyError) as err:
         raise ModelFileError(f"{where}: the loss or optimizer config is invalid: {err}") from None
+    if pre is not None and pre.n_features != model.n_inputs:
+        raise ModelFileError(f"{where}: the preprocessing encodes {pre.n_features} input columns but the network "
+                             f"takes {model.n_inputs}.")
+    classes = info.get("classes")
+    if classes is not None and len(classes) != (2 if model.n_outputs == 1 else model.n_outputs):
+        raise ModelFileError(f"{where}: metadata 'classes' names {len(classes)} classes but the network has "
+                             f"{model.n_outputs} output(s).")
+    model.preprocessor, model.classes = pre, classes
     return model
+
+
+def _preprocessor(config: Any, tensors: Mapping[str, np.ndarray], where: str) -> Any:
+    """The model's Preprocessor from its JSON config and float64 tensors, or None (validated)."""
+    if config is None:
+        return None
+    from ..nn.preprocess import Preprocessor
+
+    mine = {k[len(PREPROCESS_PREFIX):]: v for k, v in tensors.items() if k.startswith(PREPROCESS_PREFIX)}
+    try:
+        return Preprocessor.from_config(config, mine)
+    except (TypeError, ValueError) as err:
+        raise ModelFileError(f"{where}: the preprocessing is invalid: {err}") from None

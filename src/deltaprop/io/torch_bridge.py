@@ -5,10 +5,18 @@ The layouts already agree: ``Dense.W`` is (n_out, n_in) like ``nn.Linear.weight`
 index in the ``nn.Sequential`` is the layer's index in ``model.layers``, so the state-dict keys
 are the model file's tensor names ("0.weight", "0.bias", …). torch is imported inside the
 functions; deltaprop never needs it otherwise.
+
+A model with a numeric preprocessor is bridged with it: the first module, named "preprocess",
+takes the raw numeric columns (batch, k) with NaN for missing values and imputes, standardises and
+adds the missing indicators in float64, as ``Preprocessor.transform``; the layers keep their names
+"0", "1", … (so the state-dict keys stay the model file's). A tensor cannot hold text, so a model
+that one-hot encodes text columns is refused with a TypeError; ``preprocess=False`` bridges the
+network alone (feed it ``model.preprocessor.transform(X)``), or export to ONNX, which encodes text.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,11 +33,12 @@ _SUPPORTED = ("Linear, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, GELU, Softplus (beta
               "Identity, Dropout")
 
 
-def to_torch(model: Sequential) -> torch.nn.Sequential:
+def to_torch(model: Sequential, *, preprocess: bool = True) -> torch.nn.Sequential:
     """A ``torch.nn.Sequential`` computing what ``model.predict`` computes, in the model's dtype.
 
     Module ``i`` corresponds to ``model.layers[i]``. The module is returned in eval mode (dropout
-    off, as in ``predict``); call ``.train()`` to train it in torch."""
+    off, as in ``predict``); call ``.train()`` to train it in torch. A numeric preprocessor comes
+    first as the module "preprocess" (see the module docstring)."""
     import torch
     from torch import nn
 
@@ -46,7 +55,44 @@ def to_torch(model: Sequential) -> torch.nn.Sequential:
             modules.append(linear)
         else:
             modules.append(_torch_activation(layer, nn))
-    return nn.Sequential(*modules).eval()
+    pre = model.preprocessor if preprocess else None
+    if pre is None:
+        return nn.Sequential(*modules).eval()
+    if pre.categorical:
+        names = ", ".join(c.name for c in pre.categorical)
+        raise TypeError(f"to_torch: the model one-hot encodes the text column(s) {names}, and a torch tensor cannot "
+                        "hold text. Bridge the network alone with to_torch(model, preprocess=False) and feed it "
+                        "model.preprocessor.transform(X), or export to ONNX (deltaprop.io.onnx.export), which encodes "
+                        "text in the graph.")
+    named = [("preprocess", _preprocess_module(pre, dtype, torch, nn))]
+    named += [(str(i), m) for i, m in enumerate(modules)]
+    return nn.Sequential(OrderedDict(named)).eval()
+
+
+def _preprocess_module(pre: Any, dtype: Any, torch: Any, nn: Any) -> Any:
+    """x (batch, k) raw numbers, NaN = missing → [(x̃ − μ)/σ, indicators] with x̃ = x or the median."""
+
+    class Preprocess(nn.Module):  # type: ignore[misc,name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            t = pre.tensors()
+            for key in ("median", "mean", "std"):
+                self.register_buffer(key, torch.from_numpy(t[key].copy()))
+            flags = [j for j, c in enumerate(pre.numeric) if c.indicator]
+            self.register_buffer("indicator_columns", torch.tensor(flags, dtype=torch.long))
+
+        def forward(self, x: Any) -> Any:
+            x = x.to(torch.float64)
+            missing = torch.isnan(x)
+            z = (torch.where(missing, self.median, x) - self.mean) / self.std
+            if len(self.indicator_columns):
+                z = torch.cat([z, missing[:, self.indicator_columns].to(torch.float64)], dim=1)
+            return z.to(dtype)
+
+        def extra_repr(self) -> str:
+            return f"columns={[c.name for c in pre.numeric]}"
+
+    return Preprocess()
 
 
 def _torch_activation(layer: Layer, nn: Any) -> Any:

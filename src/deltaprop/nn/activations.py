@@ -128,6 +128,16 @@ def softplus_prime(z: Array) -> Array:
     return sigmoid(z)
 
 
+def exp(z: Array) -> Array:
+    """a = e^z: the inverse of the log link (a Poisson regression's mean is always positive)."""
+    return np.exp(z)
+
+
+def exp_prime_from_a(a: Array) -> Array:
+    """exp'(z) = e^z = a."""
+    return a
+
+
 def softmax(z: Array) -> Array:
     """a_j = e^{z_j} / Σ_k e^{z_k}, row by row."""
     # subtract the row max: exp cannot overflow and softmax is unchanged

@@ -130,7 +130,10 @@ class Dense(Layer):
         self._b[...] = self._checked("b", values, (self.n_out,))
 
     def forward(self, a_prev: Array, training: bool = True) -> Array:
-        """z = a_prev Wᵀ + b (E1), with a_prev of shape (n, n_in) and z of shape (n, n_out)."""
+        """z = a_prev Wᵀ + b (E1), with a_prev of shape (n, n_in) and z of shape (n, n_out).
+
+        a_prev may be a scipy.sparse matrix (CSR rows): then a_prev Wᵀ and, in backward, δᵀ a_prev
+        are sparse products that cost O(nnz) and never densify a_prev."""
         self.a_prev = a_prev  # kept for dW (E4)
         z = a_prev @ self._W.T
         z += self._b
@@ -142,7 +145,9 @@ class Dense(Layer):
         ``input_grad=False`` skips E6: the first layer's input needs no gradient."""
         if self.a_prev is None:
             raise RuntimeError("Dense.backward() called before forward(); there is no cached a_prev.")
-        if len(delta) == 1:  # one sample: δᵀ a is an outer product; a broadcast multiply beats a k = 1 GEMM 4×
+        if not isinstance(self.a_prev, np.ndarray):  # a scipy.sparse batch: (a_prevᵀ δ)ᵀ, a sparse product
+            self.dW[...] = (self.a_prev.T @ delta).T
+        elif len(delta) == 1:  # one sample: δᵀ a is an outer product; a broadcast multiply beats a k = 1 GEMM 4×
             np.multiply(delta.T, self.a_prev, out=self.dW)
         else:
             np.matmul(delta.T, self.a_prev, out=self.dW)
@@ -319,6 +324,23 @@ class Softplus(Activation):
         return da * act.softplus_prime(self.z)
 
 
+class Exp(Activation):
+    """a = e^z (the log link's inverse); σ'(z) = a, from the cached output.
+
+    Followed by the Poisson deviance, training skips this backward and uses the fused output
+    delta (a − y)/n instead, as for softmax with cross-entropy (E8)."""
+
+    name = "exp"
+
+    def forward(self, z: Array, training: bool = True) -> Array:
+        self.z = z  # kept so a fused Poisson deviance can work from the log-mean
+        self.a = act.exp(z)
+        return self.a
+
+    def backward(self, da: Array) -> Array:
+        return da * act.exp_prime_from_a(self.a)
+
+
 class Softmax(Activation):
     """a_j = e^{z_j}/Σ_k e^{z_k} per row; backward is the Jacobian product of E7.
 
@@ -374,13 +396,13 @@ def _check_float(owner: str, arg: str, value: object, *, minimum: float) -> floa
 
 
 ACTIVATIONS: dict[str, type[Activation]] = {
-    cls.name: cls for cls in (Identity, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, GELU, Softplus, Softmax)
+    cls.name: cls for cls in (Identity, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, GELU, Softplus, Exp, Softmax)
 }
 ACTIVATIONS["linear"] = Identity
 
 LAYERS: dict[str, type[Layer]] = {
     "Dense": Dense, "Dropout": Dropout,
-    **{cls.__name__: cls for cls in (Identity, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, GELU, Softplus, Softmax)},
+    **{cls.__name__: cls for cls in (Identity, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, GELU, Softplus, Exp, Softmax)},
 }
 
 

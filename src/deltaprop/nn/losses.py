@@ -250,6 +250,50 @@ class CategoricalCrossEntropy(Loss):
         return self._scaled(a - y, sample_weight)
 
 
+class PoissonDeviance(Loss):
+    """Half the Poisson deviance, L = Σ [y log(y/a) − y + a] over outputs (0 log 0 = 0), for counts y ≥ 0
+    and a positive mean a (scikit-learn's ``loss="poisson"``); ∂L/∂a = 1 − y/a.
+
+    After an exp output (the log link) it is fused: with a = e^z, ∂L/∂z = a − y, scaled by the
+    reduction (as E8), and the value comes from z as y log y − yz − y + e^z."""
+
+    name = "poisson"
+    fuses_with = "exp"
+
+    def _per_element(self, a: Array, y: Array) -> Array:
+        return _xlogy(y, y / _positive(a)) - y + a
+
+    def _grad_element(self, a: Array, y: Array) -> Array:
+        return 1.0 - y / _positive(a)
+
+    def value_from_logits(self, z: Array, y: Array, sample_weight: Array | None = None) -> float:
+        """L from the exp's input z (the log of the mean): y log y − yz − y + e^z."""
+        return self._value_from_logits(z, self.prepare_targets(z, y), sample_weight)
+
+    def fused_delta(self, a: Array, y: Array, sample_weight: Array | None = None) -> Array:
+        """δ(L) = ∂L/∂z = a − y, scaled by the reduction."""
+        return self._fused_delta(a, self.prepare_targets(a, y), sample_weight)
+
+    def _value_from_logits(self, z: Array, y: Array, sample_weight: Array | None = None) -> float:
+        with np.errstate(over="ignore"):  # e^z = inf is a diverged fit: the value says so
+            return self._reduce((_xlogy(y, y) - y * z - y + np.exp(z)).sum(axis=1), sample_weight)
+
+    def _fused_delta(self, a: Array, y: Array, sample_weight: Array | None = None) -> Array:
+        return self._scaled(a - y, sample_weight)
+
+
+def _xlogy(x: Array, y: Array) -> Array:
+    """x log y, with 0 where x = 0 (so 0 log 0 = 0, as in the deviance)."""
+    out = xp.zeros(np.broadcast(x, y).shape, dtype=np.result_type(x, y))
+    np.multiply(x, np.log(y, out=xp.ones_like(out), where=x != 0), out=out, where=x != 0)
+    return out
+
+
+def _positive(a: Array) -> Array:
+    """a clipped below at the smallest normal number of its dtype, so y/a and log stay finite."""
+    return np.maximum(a, np.finfo(a.dtype).tiny if np.issubdtype(a.dtype, np.floating) else np.finfo(float).tiny)
+
+
 def one_hot(labels: Array, n_classes: int, *, dtype: Any = np.float64) -> Array:
     """Integer labels (n,) → one-hot rows (n, n_classes)."""
     labels = np.asarray(labels)
@@ -277,6 +321,7 @@ LOSSES: dict[str, type[Loss]] = {
     "huber": Huber,
     "binary_crossentropy": BinaryCrossEntropy, "bce": BinaryCrossEntropy,
     "categorical_crossentropy": CategoricalCrossEntropy, "cross_entropy": CategoricalCrossEntropy,
+    "poisson": PoissonDeviance, "poisson_deviance": PoissonDeviance,
     "crossentropy": CategoricalCrossEntropy, "ce": CategoricalCrossEntropy,
 }
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ..optim.schedules import Schedule
     from ..train.callbacks import Callback
     from ..train.history import History
+    from .preprocess import Preprocessor
 
 
 class Sequential:
@@ -65,6 +66,10 @@ class Sequential:
         self.loss: losses_mod.Loss | None = None
         self.optimizer: optimizers_mod.Optimizer | None = None
         self.history: History | None = None
+        #: raw table columns → inputs (``nn.preprocess.Preprocessor``), applied by predict and evaluate
+        self.preprocessor: Preprocessor | None = None
+        #: the class names when the model was trained on text labels (index k ↔ output k)
+        self.classes: list[str] | None = None
 
     def _check_chain(self) -> int:
         width = self.n_inputs
@@ -248,9 +253,15 @@ class Sequential:
         return clone
 
     # -- inference and evaluation ------------------------------------------------------------
-    def predict(self, X: Any, *, batch_size: int | None = None) -> Array:
+    def predict(self, X: Any, *, batch_size: int | None = None, preprocess: bool = True) -> Array:
         """Network outputs a(L) for the rows of X (dropout off). Large inputs can go in batches; a
-        memory-mapped or Dask array streams batch by batch (docs/scale.md)."""
+        memory-mapped or Dask array streams batch by batch (docs/scale.md).
+
+        A model with a ``preprocessor`` takes raw columns (a DataFrame, a dict of columns, a
+        structured array, or a numeric matrix of its raw columns) and encodes them first;
+        ``preprocess=False`` feeds already encoded rows to the network."""
+        if preprocess and self.preprocessor is not None:
+            X = self.preprocessor.transform(X)
         if _streamed(X):
             from ..train.stream import predict_batches, stream
 
@@ -261,16 +272,28 @@ class Sequential:
         return np.concatenate([self.forward(X[s:s + batch_size], training=False)
                                for s in range(0, len(X), batch_size)])
 
-    def predict_classes(self, X: Any) -> Array:
+    def predict_classes(self, X: Any, *, preprocess: bool = True) -> Array:
         """Class indices: argmax of the outputs, or output ≥ 0.5 for a single output unit."""
-        a = self.predict(X)
+        a = self.predict(X, preprocess=preprocess)
         return a.argmax(axis=1) if a.shape[1] > 1 else (a[:, 0] >= 0.5).astype(np.intp)
 
+    def predict_labels(self, X: Any) -> Array:
+        """The predicted class names (``classes``, from text labels given to ``fit``), or the indices."""
+        idx = self.predict_classes(X)
+        return idx if self.classes is None else np.asarray(self.classes, dtype=object)[idx]
+
     def evaluate(self, X: Any, y: Any, *, loss: str | losses_mod.Loss | None = None,
-                 metrics: Sequence[Any] = ()) -> dict[str, float]:
-        """{"loss": L, <metric>: value, …} on (X, y) with dropout off. A memory-mapped or Dask array,
-        or chunks of (X, y) pairs with y=None, streams batch by batch (docs/scale.md)."""
+                 metrics: Sequence[Any] = (), preprocess: bool = True) -> dict[str, float]:
+        """{"loss": L, <metric>: value, …} on (X, y) with dropout off (raw X and class names as in ``predict``).
+        A memory-mapped or Dask array, or chunks of (X, y) pairs with y=None, streams batch by batch."""
         loss_obj = self._resolve_loss(loss)
+        if preprocess and self.preprocessor is not None:
+            X = self.preprocessor.transform(X)
+        if self.classes is not None:
+            from .preprocess import encode_labels, is_label_array
+
+            if is_label_array(y):
+                y = encode_labels(y, self.classes, where="evaluate")[0]
         if _streamed(X, y):
             from ..train.stream import evaluate_batches, stream
 
@@ -294,7 +317,8 @@ class Sequential:
             lr_schedule: Schedule | None = None, tol: float | None = None, n_iter_no_change: int = 10,
             augment: Callable[[Array, np.random.Generator], Array] | None = None, seed: Seed = None,
             checkpoint: str | os.PathLike[str] | None = None, checkpoint_every: int = 1,
-            resume: str | os.PathLike[str] | None = None, on_divergence: str = "raise") -> History:
+            resume: str | os.PathLike[str] | None = None, on_divergence: str = "raise",
+            preprocess: Any = None) -> History:
         """Train with mini-batch gradient descent and return the History: ``deltaprop.fit(self, X, y, ...)``,
         whose documentation describes each argument (docs/api.md, "Training")."""
         from ..train.loop import fit
@@ -304,7 +328,7 @@ class Sequential:
                    callbacks=callbacks, verbose=verbose, sample_weight=sample_weight, class_weight=class_weight,
                    lr_schedule=lr_schedule, tol=tol, n_iter_no_change=n_iter_no_change, augment=augment, seed=seed,
                    checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume,
-                   on_divergence=on_divergence)
+                   on_divergence=on_divergence, preprocess=preprocess)
 
     def save(self, path: Any, *, metadata: Any = None) -> None:
         """Write the model to a safetensors file (no pickle); ``deltaprop.load(path)`` reads it back."""

@@ -267,6 +267,17 @@ class SGD(Optimizer):
             raise ValueError("SGD: nesterov=True needs momentum > 0, e.g. SGD(lr, momentum=0.9, nesterov=True).")
         self.nesterov = bool(nesterov)
 
+    def change_lr(self, lr: float, *, carry_velocity: bool = False) -> None:
+        """Set the learning rate. ``carry_velocity=True`` also scales the momentum buffers by η_old/η_new,
+        so the steps continue as in the form v ← μv − ηg, w ← w + v (scikit-learn's SGD), whose velocity
+        keeps the rate it was accumulated with; at a constant rate the two forms are the same (E9)."""
+        lr = _number("SGD", "lr", lr, positive=True)
+        if carry_velocity and self.momentum and lr != self.lr:
+            flat = self._flat_state.get("v")  # when present, the per-parameter buffers are views into it
+            for v in [flat] if flat is not None else [slot["v"] for slot in self.state.values() if "v" in slot]:
+                v *= v.dtype.type(self.lr / lr)
+        self.lr = lr
+
     def _update(self, key: str, w: Array, g: Array) -> None:
         v = self._buffer(key, "v", w) if self.momentum else None
         sgd_step(w, g, v, lr=self.lr, momentum=self.momentum, nesterov=self.nesterov,

@@ -17,7 +17,13 @@ far each layer's weights moved, ‖ΔW‖/‖W‖, whatever the optimizer.
   in more than a quarter of the epochs, or ended above where it started;
 - learning rate too low: the loss fell by less than 1 % while the weights moved less than 0.01 %
   per epoch;
-- overfitting: the validation loss ended 20 % above its minimum while the training loss kept falling.
+- overfitting: the validation loss ended 20 % above its minimum while the training loss kept falling;
+- inputs on very different scales: the largest input column's RMS is more than 50 times the median
+  column's, or above 100 (the first batch the monitor sees);
+- huge first-layer gradients: layer 1's RMS gradient is more than 10 times the output layer's, or its
+  ‖∂L/∂W‖ exceeded 100 in an epoch (large inputs a make ∂L/∂W = δ aᵀ (E4) large);
+- saturated outputs: the network gives nearly the same output for every sample (the spread of a(L)
+  across the samples of a batch below 10⁻³ in the last epoch).
 
 The thresholds are rules of thumb (Glorot & Bengio 2010 on saturation; the cs231n notes on
 update/weight ratios); the numbers behind every hint are in ``Diagnosis.table()``.
@@ -36,6 +42,11 @@ from ..nn.layers import Activation, Dense
 from ..train.callbacks import Callback
 
 SATURATION = 0.05  # σ'(z) below this share of its maximum counts as saturated
+SCALE_RATIO, SCALE_MAX = 50.0, 100.0  # input column RMS: largest / median, and largest
+GRADIENT_RATIO, GRADIENT_MAX = 10.0, 100.0  # first layer's RMS gradient / output layer's; its largest |∂L/∂W|
+OUTPUT_SPREAD = 1e-3  # mean over outputs of the std of a(L) across a batch
+STANDARDISE = ("Standardise the inputs: deltaprop train does it for tables unless --no-preprocess (--standardize "
+               "for arrays); in Python fit(X, y, preprocess=True), or pass a DataFrame.")
 _SATURATING = {"sigmoid": (act.sigmoid_prime_from_a, 0.25), "tanh": (act.tanh_prime_from_a, 1.0)}
 _SAMPLES_PER_EPOCH = 16
 
@@ -71,6 +82,10 @@ class TrainingMonitor(Callback):
             raise ValueError(f"TrainingMonitor: samples must be a positive int, got {samples!r}.")
         self.samples = samples
         self.layers: list[LayerRecord] = []
+        #: RMS of each input column over the first batch seen (None before training)
+        self.input_rms: np.ndarray | None = None
+        #: per epoch: the spread of the outputs across samples (mean over outputs of their std)
+        self.output_spread: list[float] = []
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         layers = self.model.layers
@@ -84,6 +99,7 @@ class TrainingMonitor(Callback):
             self.layers.append(LayerRecord(f"{k + 1}", i, name, int(W.size)))
             self._act.append(acts[-1] if acts and k + 1 < len(dense) else None)  # hidden layers only
         self._stride, self._batches = 1, 0
+        self.input_rms, self.output_spread = None, []
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         n = len(self.layers)
@@ -92,6 +108,7 @@ class TrainingMonitor(Callback):
         self._active: list[np.ndarray | None] = [None] * n
         self._w0 = [self.model.layers[r.index].W.copy() for r in self.layers]  # type: ignore[attr-defined]
         self._batch_in_epoch = 0
+        self._spread, self._spread_count = 0.0, 0
 
     def on_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self._batch_in_epoch += 1
@@ -99,6 +116,14 @@ class TrainingMonitor(Callback):
             return
         layers = self.model.layers
         self._count += 1
+        first = layers[self.layers[0].index]
+        x = getattr(first, "a_prev", None)
+        if self.input_rms is None and x is not None:
+            self.input_rms = np.sqrt(np.mean(np.square(np.asarray(x, dtype=np.float64)), axis=0))
+        out = getattr(layers[-1], "a", None) if isinstance(layers[-1], Activation) else None
+        if out is not None and len(out) > 1:
+            self._spread += float(np.mean(np.std(out, axis=0)))
+            self._spread_count += 1
         for k, rec in enumerate(self.layers):
             dW = layers[rec.index].dW  # type: ignore[attr-defined]
             self._g[k] += math.sqrt(float(np.vdot(dW, dW)))
@@ -117,6 +142,8 @@ class TrainingMonitor(Callback):
         if epoch == 0:
             self._stride = max(1, self._batch_in_epoch // self.samples)
         count = max(self._count, 1)
+        if self._spread_count:
+            self.output_spread.append(self._spread / self._spread_count)
         for k, rec in enumerate(self.layers):
             W = self.model.layers[rec.index].W  # type: ignore[attr-defined]
             w0 = self._w0[k]
@@ -224,9 +251,36 @@ def diagnose(monitor: TrainingMonitor, history: Any = None, *, kept_epoch: int |
                     "Use early stopping, fewer epochs, dropout or weight decay.")
             hints.append(f"Overfitting: the validation loss was lowest at epoch {best + 1} ({val[best]:.4g}) and rose "
                          f"to {val[-1]:.4g} while the training loss kept falling. {cure}")
+    hints += _scale_hints(monitor, layers)
     healthy = not hints
     if healthy:
         ratio = layers[0].grad_rms / layers[-1].grad_rms if len(layers) > 1 and layers[-1].grad_rms else 1.0
         hints.append(f"No problems found: gradients reach every layer (first/last RMS ratio {ratio:.2g}), "
                      "no layer is mostly saturated or dead, and the loss fell steadily.")
     return Diagnosis(layers=layers, hints=hints, healthy=healthy)
+
+
+def _scale_hints(monitor: TrainingMonitor, layers: list[LayerRecord]) -> list[str]:
+    """Inputs on very different scales, huge first-layer gradients, outputs that no longer depend on the input."""
+    hints = []
+    rms = monitor.input_rms
+    if rms is not None and np.any(rms > 0):
+        present = rms[rms > 0]
+        big, median = float(present.max()), float(np.median(present))
+        if big > SCALE_RATIO * median or big > SCALE_MAX:
+            j = int(np.argmax(rms))
+            hints.append(f"Inputs on very different scales: input column {j}'s RMS is {big:.3g}, {big / median:.0f}× "
+                         f"the median column's ({median:.3g}). ∂L/∂W = δ aᵀ (E4) is as large as the inputs, so one "
+                         f"learning rate cannot suit every weight. {STANDARDISE}")
+    peak = max((n for n in layers[0].grad_norm if math.isfinite(n)), default=0.0)
+    ratio = layers[0].grad_rms / layers[-1].grad_rms if len(layers) >= 2 and layers[-1].grad_rms > 0 else 0.0
+    if ratio > GRADIENT_RATIO or peak > GRADIENT_MAX:
+        than = f", {ratio:.0f}× the output layer's RMS" if ratio > GRADIENT_RATIO else ""
+        hints.append(f"Huge first-layer gradients: |∂L/∂W| of layer 1 reached {peak:.3g}{than}; large inputs a make "
+                     f"∂L/∂W = δ aᵀ (E4) large. {STANDARDISE}")
+    spread = monitor.output_spread
+    if spread and spread[-1] < OUTPUT_SPREAD:
+        hints.append(f"Saturated outputs: the network gives nearly the same output for every sample (spread "
+                     f"{spread[-1]:.1e} across a batch): its hidden units are saturated or dead, so the output no "
+                     f"longer depends on the input. {STANDARDISE} Lowering the learning rate can help too.")
+    return hints

@@ -382,12 +382,13 @@ _ACT_SYMBOL = {  # activation name → (LaTeX, text) for σ
     "leaky_relu": (r"\operatorname{LeakyReLU}", "LeakyReLU"), "elu": (r"\operatorname{ELU}", "ELU"),
     "gelu": (r"\operatorname{GELU}", "GELU"), "softplus": (r"\operatorname{softplus}", "softplus"),
     "softmax": (r"\operatorname{softmax}", "softmax"), "identity": (r"\operatorname{id}", "id"),
+    "exp": (r"\exp", "exp"),
 }
 _ACT_DERIVATIVE = {
     "sigmoid": "σ'(z) = σ(z)(1 − σ(z)) = a(1 − a)", "tanh": "tanh'(z) = 1 − tanh²(z) = 1 − a²",
     "relu": "ReLU'(z) = 1 where z > 0, else 0", "leaky_relu": "LeakyReLU'(z) = 1 where z > 0, else α",
     "identity": "id'(z) = 1", "softplus": "softplus'(z) = sigmoid(z)", "elu": "ELU'(z) = 1 where z > 0, else a + α",
-    "gelu": "GELU'(z) = Φ(z) + z φ(z)",
+    "gelu": "GELU'(z) = Φ(z) + z φ(z)", "exp": "exp'(z) = e^z = a",
 }
 _LOSS_FORMULA = {  # loss name → (LaTeX, text) of the per-sample loss, summed over outputs
     "half_sse": (r"\tfrac12 \sum (a^{(L)} - y)^2", "½ Σ (a⁽ᴸ⁾ − y)²"),
@@ -397,6 +398,7 @@ _LOSS_FORMULA = {  # loss name → (LaTeX, text) of the per-sample loss, summed 
     "binary_crossentropy": (r"-\sum \left[y \log a^{(L)} + (1 - y) \log(1 - a^{(L)})\right]",
                             "−Σ [y log a⁽ᴸ⁾ + (1 − y) log(1 − a⁽ᴸ⁾)]"),
     "categorical_crossentropy": (r"-\sum y \log a^{(L)}", "−Σ y log a⁽ᴸ⁾"),
+    "poisson": (r"\sum \left[y \log(y / a^{(L)}) - y + a^{(L)}\right]", "Σ [y log(y / a⁽ᴸ⁾) − y + a⁽ᴸ⁾]"),
 }
 _LOSS_GRAD = {  # ∂(per-sample loss)/∂a, before the reduction
     "half_sse": (r"a^{(L)} - y", "a⁽ᴸ⁾ − y"), "mse": (r"2\,(a^{(L)} - y)", "2 (a⁽ᴸ⁾ − y)"),

@@ -165,7 +165,7 @@ def plot_decision_boundary(model: Any, X: Any, y: Any, *, path: str | os.PathLik
     lo, hi = X.min(axis=0) - pad, X.max(axis=0) + pad
     gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
     grid = np.column_stack([gx.ravel(), gy.ravel()])
-    a = model.predict(transform(grid) if transform else grid)
+    a = model.predict(transform(grid), preprocess=False) if transform else model.predict(grid)
     from matplotlib.colors import ListedColormap
 
     k = max(int(labels.max()) + 1, a.shape[1] if a.shape[1] > 1 else 2)
@@ -192,7 +192,8 @@ def plot_decision_boundary(model: Any, X: Any, y: Any, *, path: str | os.PathLik
     fx, fy = feature_names if feature_names is not None else ("x₁", "x₂")
     ax.set_xlabel(fx)
     ax.set_ylabel(fy)
-    acc = float(np.mean(_predicted(model.predict(transform(X) if transform else X)) == labels))
+    acc = float(np.mean(_predicted(model.predict(transform(X), preprocess=False) if transform else model.predict(X))
+                        == labels))
     where = f", {data_label}" if data_label else ""
     ax.set_title(title or f"decision boundary{where} (accuracy {acc:.1%}, n = {len(X)})")
     ax.legend(loc="best", framealpha=0.85)

@@ -2,10 +2,10 @@
 
 A source knows how many rows one epoch covers (``n``) and its batch size, draws an epoch's order
 from the run's generator, and yields the epoch's mini-batches from a given batch on (so a resumed
-run continues mid-epoch). ``ArrayBatches`` serves in-memory arrays; ``MappedBatches`` memory-mapped
-files of any dtype, converted batch by batch; ``ChunkBatches`` chunks of rows (a sequence or
-iterable of (X, y) pairs, a Dask array) with a shuffle buffer; ``distributed.RankBatches`` one
-process's part of each global batch (docs/scale.md).
+run continues mid-epoch). ``ArrayBatches`` serves in-memory arrays; ``SparseRowBatches`` the rows
+of a scipy.sparse CSR matrix; ``MappedBatches`` memory-mapped files of any dtype, converted batch by
+batch; ``ChunkBatches`` chunks of rows (a sequence or iterable of (X, y) pairs, a Dask array) with
+a shuffle buffer; ``distributed.RankBatches`` one process's part of each global batch (docs/scale.md).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class ArrayBatches:
 
     def __init__(self, X: Array, Y: Array, weights: Array | None, rows: Array | None, batch_size: int) -> None:
         self.X, self.Y, self.weights, self.rows, self.batch_size = X, Y, weights, rows, batch_size
-        self.n = len(X) if rows is None else len(rows)
+        self.n = X.shape[0] if rows is None else len(rows)
         self._buffers: tuple[Array, Array] | None = None
 
     def draw_order(self, rng: np.random.Generator, shuffle: bool) -> Array | None:
@@ -91,6 +91,19 @@ class ArrayBatches:
         step = batch_size or self.batch_size
         for start in range(0, self.n, step):
             yield self.part(None, start, min(start + step, self.n))
+
+
+class SparseRowBatches(ArrayBatches):
+    """Mini-batches of rows of a scipy.sparse CSR matrix X (dense Y). Each batch is a CSR row slice,
+    which copies only that batch's nonzeros: memory follows the nonzeros, never n × n_in, and the
+    first Dense layer multiplies the sparse rows directly (``Dense.forward``)."""
+
+    def __init__(self, X: Any, Y: Array, weights: Array | None, batch_size: int) -> None:
+        super().__init__(X, Y, weights, None, batch_size)
+
+    def part(self, order: Array | None, start: int, stop: int) -> Batch:
+        idx: Any = slice(start, stop) if order is None else order[start:stop]
+        return Batch(self.X[idx], self.Y[idx], None if self.weights is None else self.weights[idx])
 
 
 # -- data larger than memory ------------------------------------------------------------------------

@@ -110,7 +110,7 @@ class Trainer:
                  augment: Callable[[Array, np.random.Generator], Array] | None = None, seed: Seed = None,
                  checkpoint: str | os.PathLike[str] | None = None, checkpoint_every: int = 1,
                  resume: str | os.PathLike[str] | None = None, on_divergence: str = "raise",
-                 reducer: GradientReducer | None = None) -> None:
+                 preprocess: Any = None, reducer: GradientReducer | None = None) -> None:
         self.epochs = check_positive_int("fit", "epochs", epochs)  # type: ignore[assignment]
         batch_size = check_positive_int("fit", "batch_size", batch_size, allow_none=True)
         _check_options(verbose, on_divergence, tol, augment, lr_schedule)
@@ -125,11 +125,8 @@ class Trainer:
         self.metric_fns = [metrics_mod.get(m) for m in metrics]
         self.callbacks = _check_callbacks(callbacks)
         self.checkpoint_every = check_positive_int("fit", "checkpoint_every", checkpoint_every)  # type: ignore
-        streamed = _streamed_data(model, self.loss, X, y, sample_weight, class_weight, validation_data,
-                                  validation_split)
-        if streamed is None:
-            X, Y, weights, val = _prepare_data(model, self.loss, X, y, sample_weight, class_weight, validation_data,
-                                               validation_split)
+        streamed, tables, X, Y, weights, val = _training_data(model, self.loss, X, y, sample_weight, class_weight,
+                                                              validation_data, validation_split, preprocess, seed)
         self.shuffle, self.verbose, self.tol, self.augment = shuffle, verbose, tol, augment
         self.checkpoint, self.on_divergence, self.reducer = checkpoint, on_divergence, reducer
         self._collective, self._rows, self._stop = isinstance(reducer, CollectiveReducer), 0, False
@@ -139,6 +136,8 @@ class Trainer:
         if lr_schedule is not None:
             self.opt.set_schedule(lr_schedule)
         model.loss, model.optimizer = self.loss, self.opt
+        if tables is not None:
+            model.preprocessor, model.classes = tables.preprocessor, tables.classes
         self.rng_start = self.rng.bit_generator.state
         rows = None  # the training rows of X when a validation split holds some out
         self.source: BatchSource
@@ -369,7 +368,7 @@ class Trainer:
     def _validate(self) -> dict[str, float]:
         """The validation logs: in-memory arrays as ``evaluate``; streamed data batch by batch."""
         if isinstance(self.val, tuple):
-            return self.model.evaluate(self.val[0], self.val[1], loss=self.loss, metrics=self.metrics)
+            return self.model.evaluate(self.val[0], self.val[1], loss=self.loss, metrics=self.metrics, preprocess=False)
         from .stream import evaluate_batches
 
         return evaluate_batches(self.model, self.val.in_order(), self.loss, self.metrics,
@@ -428,7 +427,7 @@ def fit(model: Sequential, X: Any, y: Any, *, loss: str | losses_mod.Loss | None
         lr_schedule: Schedule | None = None, tol: float | None = None, n_iter_no_change: int = 10,
         augment: Callable[[Array, np.random.Generator], Array] | None = None, seed: Seed = None,
         checkpoint: str | os.PathLike[str] | None = None, checkpoint_every: int = 1,
-        resume: str | os.PathLike[str] | None = None, on_divergence: str = "raise") -> History:
+        resume: str | os.PathLike[str] | None = None, on_divergence: str = "raise", preprocess: Any = None) -> History:
     """Train ``model`` on (X, y) and return the History.
 
     - ``X`` larger than memory streams batch by batch: a memory-mapped array (``np.load(path,
@@ -452,6 +451,12 @@ def fit(model: Sequential, X: Any, y: Any, *, loss: str | losses_mod.Loss | None
       the total, including the epochs already done).
     - ``on_divergence``: "raise" (FloatingPointError) or "warn" (DivergenceWarning, stop early); either
       way the model keeps the last finite weights.
+    - ``X`` may be a table (a pandas DataFrame, a dict of columns, a NumPy structured array) and ``y``
+      class names. ``preprocess`` (None: on for tables) fits a ``Preprocessor`` on the training rows
+      (never the validation rows) and keeps it as ``model.preprocessor``: numbers imputed and
+      standardised, text one-hot encoded; ``predict`` then takes raw columns. ``False`` turns it off,
+      ``True`` turns it on for arrays, a ``Preprocessor`` chooses its settings. Class names become
+      ``model.classes`` (sorted; ``predict_labels`` gives them back).
 
     The same run can be driven step by step with ``deltaprop.train.loop.Trainer``.
     """
@@ -460,7 +465,7 @@ def fit(model: Sequential, X: Any, y: Any, *, loss: str | losses_mod.Loss | None
                    metrics=metrics, callbacks=callbacks, verbose=verbose, sample_weight=sample_weight,
                    class_weight=class_weight, lr_schedule=lr_schedule, tol=tol, n_iter_no_change=n_iter_no_change,
                    augment=augment, seed=seed, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
-                   resume=resume, on_divergence=on_divergence).run()
+                   resume=resume, on_divergence=on_divergence, preprocess=preprocess).run()
 
 
 # -- checks and data preparation, before anything changes ------------------------------------------
@@ -511,6 +516,25 @@ def _prepare_data(model: Sequential, loss: losses_mod.Loss, X: Any, y: Any, samp
     return X, Y, weights, val
 
 
+def _training_data(model: Sequential, loss: losses_mod.Loss, X: Any, y: Any, sample_weight: Any, class_weight: Any,
+                   validation_data: Any, validation_split: float, preprocess: Any, seed: Seed) -> tuple[Any, ...]:
+    """(streamed, tables, X, Y, weights, validation): streamed data (memory-mapped, Dask, chunks) checked
+    without reading it, or a table encoded (train/tables.py) and arrays checked in memory."""
+    streamed = _streamed_data(model, loss, X, y, sample_weight, class_weight, validation_data, validation_split,
+                              preprocess)
+    if streamed is not None:
+        return streamed, None, None, None, None, None
+    from .tables import prepare
+
+    tables = prepare(model, X, y, preprocess=preprocess, validation_data=validation_data,
+                     validation_split=validation_split, class_weight=class_weight,
+                     rng=rng_from(seed) if seed is not None else model.rng)
+    if tables is not None:  # a table or text labels: encoded here
+        X, y, validation_data, class_weight = tables.X, tables.y, tables.validation_data, tables.class_weight
+    return (None, tables, *_prepare_data(model, loss, X, y, sample_weight, class_weight, validation_data,
+                                         validation_split))
+
+
 class _Streamed:
     """Training data that is streamed (memory-mapped, Dask, chunks): checked, then turned into sources."""
 
@@ -541,12 +565,16 @@ class _Streamed:
 
 
 def _streamed_data(model: Sequential, loss: losses_mod.Loss, X: Any, y: Any, sample_weight: Any, class_weight: Any,
-                   validation_data: Any, validation_split: float) -> _Streamed | None:
+                   validation_data: Any, validation_split: float, preprocess: Any) -> _Streamed | None:
     """``_Streamed`` for a memory-mapped array, a Dask array or chunks; None for data held in memory."""
     from .batches import is_streamed
 
     if not is_streamed(X, y):
         return None
+    if preprocess not in (None, False) or (preprocess is None and model.preprocessor is not None):
+        raise ValueError("fit: streamed data (memory-mapped, Dask, chunks) goes to the network as it is: a "
+                         "preprocessor would need every row in memory. Encode the data beforehand (e.g. "
+                         "Preprocessor().fit(sample).transform per chunk) and pass preprocess=False.")
     if validation_data is not None and validation_split:
         raise ValueError("fit: pass validation_data or validation_split, not both.")
     if validation_split and not 0 < validation_split < 1:

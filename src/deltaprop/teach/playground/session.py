@@ -141,6 +141,11 @@ class Session:
         if data.classes is not None and len(data.classes) < 2:
             raise PlaygroundError(f"the target of {Path(data.source).name} has only one class.")
         X, y, X_test, y_test = data.X, data.y, data.X_test, data.y_test
+        if not isinstance(X, np.ndarray):  # a table file's raw columns: the playground takes numbers only
+            X = X.to_matrix(where=Path(data.source).name)
+            if np.isnan(X).any():
+                raise PlaygroundError(f"{Path(data.source).name} has missing values; the playground takes complete "
+                                      "numeric tables (deltaprop train imputes them).")
         if s.test_split and X_test is None and len(X) >= 10:
             X, X_test, y, y_test = train_test_split(X, y, test_size=s.test_split, seed=s.seed,
                                                     stratify=data.classes is not None)
