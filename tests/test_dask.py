@@ -61,4 +61,5 @@ def test_incremental_equals_a_manual_partial_fit_loop(client):
     for a, b in zip(inc.estimator_.coefs_ + inc.estimator_.intercepts_, manual.coefs_ + manual.intercepts_):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(inc.predict(Xd).compute(), manual.predict(X))
-    assert inc.estimator_.n_iter_ == manual.n_iter_ == 5
+    assert inc.estimator_.n_iter_ == manual.n_iter_
+    assert inc.estimator_.t_ == manual.t_ == len(X)  # every row seen once
