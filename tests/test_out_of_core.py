@@ -38,8 +38,8 @@ def test_one_epoch_over_a_memory_mapped_gigabyte(folder: Path) -> None:
     assert (folder / "X.npy").stat().st_size >= GiB
     r = job("memmap", str(folder))
     assert r["bytes"] == GiB
-    # the bound: 160 MiB of anonymous memory, a sixth of the data; measured ~95 MiB (~25 of them the
-    # interpreter and NumPy before fit)
+    # the bound: 160 MiB of anonymous memory, a sixth of the data; measured ~100 MiB (~45 of them the
+    # interpreter, NumPy and deltaprop before fit)
     assert r["peak"] < 160 * MiB, r
     assert r["peak"] - r["base"] < 128 * MiB, r
     assert r["test_accuracy"] > 0.85, r  # 4 classes: chance is 0.25
