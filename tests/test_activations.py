@@ -82,3 +82,11 @@ def test_float32_in_float32_out():
     for f in (act.sigmoid, act.tanh, act.relu, act.softplus, act.gelu, act.elu):
         assert f(z).dtype == np.float32
     assert act.softmax(z.reshape(1, -1)).dtype == np.float32
+
+
+def test_elu_prime_default_alpha_is_one() -> None:
+    z = np.array([-2.0, -0.5, 0.5])
+    a = act.elu(z)
+    np.testing.assert_array_equal(act.elu_prime(z, a), act.elu_prime(z, a, 1.0))
+    np.testing.assert_allclose(act.elu_prime(z, a), [np.exp(-2.0), np.exp(-0.5), 1.0])
+    np.testing.assert_allclose(act.elu(z), [np.expm1(-2.0), np.expm1(-0.5), 0.5])

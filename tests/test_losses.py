@@ -93,3 +93,18 @@ def test_errors_name_the_problem():
         dp.losses.get("msee")
     with pytest.raises(ValueError, match=r"labels must lie in 0\.\.1"):
         dp.CategoricalCrossEntropy().value(A, np.array([0, 1, 5]))
+
+
+@pytest.mark.parametrize("loss", [dp.BinaryCrossEntropy(), dp.CategoricalCrossEntropy()])
+def test_cross_entropy_clips_float32_with_float32_epsilon_and_stays_float32(loss: dp.Loss) -> None:
+    a = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)  # saturated probabilities
+    y = np.array([[0.0, 1.0], [1.0, 0.0]], dtype=np.float32)  # the worst possible targets
+    g = loss.grad(a, y)
+    assert g.dtype == np.float32 and np.isfinite(g).all()
+    value = loss.value(a, y)
+    assert np.isfinite(value)
+    eps32 = float(np.finfo(np.float32).eps)
+    # the clipped log is log(eps32) (≈ −15.9), not log(eps64) (≈ −36) nor −inf
+    per_output = -np.log(eps32)
+    expected = 2 * per_output if isinstance(loss, dp.BinaryCrossEntropy) else per_output
+    assert value == pytest.approx(expected, rel=1e-3)

@@ -196,3 +196,54 @@ def test_one_sample_gradient_is_the_outer_product_bitwise(dtype):
     two.forward(np.vstack([a, a]))
     two.backward(np.vstack([delta, delta]))
     np.testing.assert_allclose(two.dW, 2 * layer.dW, rtol=1e-6)
+
+
+# -- behaviours around the equations (issue #13, section 6) -----------------------------------------
+def test_train_on_batch_runs_dropout_in_training_mode():
+    model = dp.Sequential([dp.Dense(4, 64, seed=0), dp.ReLU(), dp.Dropout(0.5, seed=1), dp.Dense(64, 1, seed=2)],
+                          dtype="float64")
+    X, y = np.ones((8, 4)), np.zeros(8)
+    model.train_on_batch(X, y, loss="mse", optimizer=dp.SGD(lr=0.01))
+    mask = model.layers[2].mask
+    assert mask is not None and (mask == 0).any() and (mask == 2.0).any()
+
+
+def test_forward_casts_float64_input_to_a_float32_models_dtype():
+    model = dp.mlp([3, 4, 2], seed=0)  # float32
+    a = model.forward(np.ones((2, 3), dtype=np.float64), training=False)
+    assert a.dtype == np.float32
+    assert model.layers[0].a_prev.dtype == np.float32
+
+
+def test_backward_returns_none_unless_the_input_gradient_is_asked_for():
+    model = dp.mlp([3, 4, 2], seed=0, dtype="float64")
+    X = np.ones((5, 3))
+    a = model.forward(X)
+    assert model.backward(np.ones_like(a)) is None
+    model.forward(X)
+    dX = model.backward(np.ones_like(a), input_grad=True)
+    assert dX is not None and dX.shape == X.shape
+
+
+def test_softmax_cross_entropy_takes_the_fused_output_delta():
+    model = dp.mlp([3, 4, 3], output_activation="softmax", seed=0, dtype="float64")
+    X, y = np.random.default_rng(0).standard_normal((5, 3)), np.array([0, 1, 2, 1, 0])
+    a = model.forward(X)
+    Y = np.eye(3)[y]
+    value, delta, top = model.output_delta(dp.CategoricalCrossEntropy(), a, Y)
+    assert top == len(model.layers) - 1  # the softmax's own backward is skipped (E8)
+    np.testing.assert_array_equal(delta, (a - Y) * (1.0 / 5))
+
+
+def test_parameters_live_in_one_flat_vector():
+    model = dp.mlp([3, 4, 2], seed=0)
+    flat = model.flat_parameters()
+    assert flat is not None
+    w, g, slices = flat
+    assert w.size == model.n_params and g.size == model.n_params
+    for key, p in model.parameters().items():
+        lo, hi, shape = slices[key]
+        assert np.shares_memory(p, w) and p.shape == shape
+        np.testing.assert_array_equal(w[lo:hi].reshape(shape), p)
+    for key, grad in model.gradients().items():
+        assert np.shares_memory(grad, g)

@@ -111,3 +111,71 @@ def test_state_dict_round_trip_continues_identically():
 def test_bad_settings_are_rejected_with_a_clear_message(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+# -- behaviours around the equations (issue #13, section 6): each fails if its rule is changed -------
+def _model_with_biases(seed: int = 0) -> dp.Sequential:
+    model = dp.mlp([3, 4, 2], seed=seed, dtype="float64")
+    for layer in model.layers:
+        if isinstance(layer, dp.Dense):
+            layer.b = np.linspace(0.5, 1.5, layer.n_out)  # non-zero: a decayed bias would move
+    return model
+
+
+@pytest.mark.parametrize("cls", [dp.SGD, dp.Adam, dp.AdamW, dp.RMSprop])
+def test_decay_bias_false_leaves_biases_undecayed_over_several_steps(cls: type) -> None:
+    model = _model_with_biases()
+    opt = cls(lr=0.1, weight_decay=0.5, decay_bias=False)
+    biases = {k: v.copy() for k, v in model.parameters().items() if k.endswith(".b")}
+    weights = {k: v.copy() for k, v in model.parameters().items() if k.endswith(".W")}
+    for _ in range(3):  # zero gradients: only the decay could move a parameter
+        for g in model.gradients().values():
+            g[...] = 0.0
+        opt.step(model)
+    for k, b in biases.items():
+        np.testing.assert_array_equal(model.parameters()[k], b)
+    assert all(not np.array_equal(model.parameters()[k], w) for k, w in weights.items())
+
+
+def test_decay_bias_true_decays_biases() -> None:
+    model = _model_with_biases()
+    b0 = model.parameters()["0.b"].copy()
+    for g in model.gradients().values():
+        g[...] = 0.0
+    dp.SGD(lr=0.1, weight_decay=0.5).step(model)
+    np.testing.assert_allclose(model.parameters()["0.b"], b0 * (1 - 0.1 * 0.5))
+
+
+@pytest.mark.parametrize("flat", [True, False])
+def test_clip_norm_never_scales_small_gradients_up(flat: bool) -> None:
+    w = {"w": np.array([1.0, 2.0, 3.0])}
+    g = {"w": np.array([0.03, -0.04, 0.0])}  # norm 0.05, far below the threshold
+    opt = dp.SGD(lr=1.0, clip_norm=10.0)
+    if flat:
+        model = dp.Sequential([dp.Dense(1, 3, dtype="float64")])
+        model.layers[0].W = w["w"].reshape(3, 1)
+        model.layers[0].b = np.zeros(3)
+        model.layers[0].dW[...] = g["w"].reshape(3, 1)
+        model.layers[0].db[...] = 0.0
+        opt.step(model)
+        np.testing.assert_allclose(model.layers[0].W[:, 0], w["w"] - g["w"])
+    else:
+        opt.step(w, g)
+        np.testing.assert_allclose(w["w"], np.array([1.0, 2.0, 3.0]) - g["w"])
+
+
+def test_clip_norm_scales_large_gradients_down_to_the_threshold() -> None:
+    w, g = {"w": np.zeros(2)}, {"w": np.array([3.0, 4.0])}  # norm 5
+    dp.SGD(lr=1.0, clip_norm=1.0).step(w, g)
+    assert np.linalg.norm(w["w"]) == pytest.approx(1.0, rel=1e-5)
+
+
+@pytest.mark.parametrize("change", ["shape", "dtype"])
+def test_state_buffer_is_rebuilt_when_a_parameter_changes_shape_or_dtype(change: str) -> None:
+    opt = dp.SGD(lr=0.1, momentum=0.9)
+    opt.step({"w": np.ones(3)}, {"w": np.ones(3)})
+    w = np.ones(4) if change == "shape" else np.ones(3, dtype=np.float32)
+    opt.step({"w": w}, {"w": np.ones_like(w)})
+    v = opt.state["w"]["v"]
+    assert v.shape == w.shape and v.dtype == w.dtype
+    np.testing.assert_array_equal(v, np.ones_like(w))  # a fresh buffer: μ·0 + g, not the old momentum
