@@ -126,8 +126,11 @@ def model_from_args(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
 
 
 def emit(text: str, out: str | None) -> None:
+    """``text`` to stdout, or atomically to the file ``out`` (the old file survives a failed write)."""
+    from ..io.model_file import write_text_atomic
+
     if out:
-        Path(out).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        write_text_atomic(out, text if text.endswith("\n") else text + "\n", where=f"write {out!r}")
         print(f"wrote {out}", file=sys.stderr)
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from .common import emit, model_from_args
+from .outputs import Output, check_outputs
 from .parser import add_command, model_options, positive_int
 
 
@@ -32,6 +33,7 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..teach import diagrams
 
+    check_outputs("diagram", [("--model", args.model)], [Output("--out", args.out, "text")])
     if args.kind == "network":
         model, meta = model_from_args(args)
         maker = diagrams.mermaid if args.format == "mermaid" else diagrams.dot

@@ -9,6 +9,7 @@ from typing import Any
 
 from .common import delimiter_arg as _delimiter
 from .common import load_model, model_data, network_inputs, write_plots
+from .outputs import Output, check_outputs
 from .parser import add_command
 
 
@@ -31,6 +32,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_outputs("evaluate", [("MODEL", args.model), ("DATA", args.data)],
+                  [Output("--plots", args.plots, "folder") if args.plots else None])
     model, meta = load_model(args.model)
     data = model_data(args.data, meta, target=args.target, need_target=True, part=args.part, model=model,
                       delimiter=_delimiter(args))

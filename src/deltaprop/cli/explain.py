@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from .common import emit, model_data, model_from_args, network_inputs, take_rows
+from .outputs import Output, check_outputs
 from .parser import add_command, model_options, neuron_spec, non_negative_int, parse_rows, positive_float, positive_int
 
 
@@ -45,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from ..nn.losses import HalfSSE
     from ..teach.explain import explain
 
+    check_outputs("explain", [("--model", args.model), ("--data", args.data)], [Output("--out", args.out, "text")])
     model, meta = model_from_args(args)
     seed_net = not args.model and not args.layers
     x, y = args.x, args.y

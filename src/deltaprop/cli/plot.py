@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .common import load_model, model_data, network_inputs, write_plots
+from .outputs import Output, check_outputs
 from .parser import add_command
 
 
@@ -29,6 +30,8 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.history and not (args.model and args.data):
         raise ValueError("plot: pass a history file, or --model and --data (or both).")
+    check_outputs("plot", [("HISTORY", args.history), ("--model", args.model), ("--data", args.data)],
+                  [Output("--out", args.out, "folder")])
     model, meta, data = None, {}, None
     if args.model or args.data:
         if not (args.model and args.data):

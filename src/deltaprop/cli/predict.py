@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .common import delimiter_arg, load_model, model_data, network_inputs
+from .outputs import Output, check_outputs
 from .parser import add_command, positive_int
 
 
@@ -32,7 +33,9 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import csv
+    import io
 
+    check_outputs("predict", [("MODEL", args.model), ("DATA", args.data)], [Output("--out", args.out, "csv")])
     model, meta = load_model(args.model)
     data = model_data(args.data, meta, target=args.target, need_target=False, part=args.part, model=model,
                       delimiter=delimiter_arg(args))
@@ -51,14 +54,13 @@ def run(args: argparse.Namespace) -> int:
         header = ["prediction"] if a.shape[1] == 1 else [f"prediction_{j}" for j in range(a.shape[1])]
         digits = args.precision or 6
         rows = [[f"{v:.{digits}g}" for v in r] for r in a]
-    out = open(args.out, "w", newline="", encoding="utf-8") if args.out else sys.stdout
-    try:
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
-    finally:
-        if args.out:
-            out.close()
+    out = io.StringIO(newline="") if args.out else sys.stdout
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
     if args.out:
+        from ..io.model_file import write_text_atomic
+
+        write_text_atomic(args.out, out.getvalue(), where=f"predict --out {args.out!r}")  # type: ignore[attr-defined]
         print(f"wrote {len(rows):,} predictions to {args.out}", file=sys.stderr)
     return 0

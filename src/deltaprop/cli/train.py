@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .common import take_rows, write_plots
+from .outputs import Output, check_outputs
 from .parser import add_command, fraction, non_negative_float, non_negative_int, positive_float, positive_int
 
 
@@ -95,9 +96,11 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config) if args.config else {}
     settings = merge(config, vars(args))
+    settings["config"] = args.config
     if settings["data"] is None:
         raise ValueError("train: no data; pass --data with a data set name or a file (or set data in --config).")
     if settings["distributed"]:
+        check_train_outputs(settings)
         return _run_distributed(settings, args.progress)
     run_training(settings, progress=args.progress)
     return 0
@@ -134,6 +137,7 @@ def run_training(s: dict[str, Any], *, progress: str = "bar", every: int | None 
     from ..train.callbacks import EarlyStopping, LambdaCallback
     from .config import column_list, load_data, memory_budget, parse_layers
 
+    check_train_outputs(s)
     delimiter = None
     if s["delimiter"] is not None:
         from ..datasets.tabular import delimiter_of
@@ -274,6 +278,25 @@ def _streamed(X: Any) -> bool:
     from ..train.batches import is_streamed
 
     return is_streamed(X)
+
+
+def check_train_outputs(s: dict[str, Any]) -> None:
+    """Every output of a training run checked before the data is read: none may be an input, each must be
+    named for what it holds, and ``--plots`` needs matplotlib."""
+    check_outputs("train", [("--data", s["data"]), ("--config", s.get("config")), ("--resume", s["resume"])],
+                  [Output("--out", s["out"], "model") if s["out"] else None,
+                   Output("--checkpoint", s["checkpoint"], "checkpoint", replaces="--resume") if s["checkpoint"]
+                   else None,
+                   Output("--history", s["history"], "history") if s["history"] else None,
+                   Output("--plots", s["plots"], "folder") if s["plots"] else None])
+    if s["history"] and Path(s["history"]).suffix.lower() not in (".json", ".csv"):
+        raise ValueError(f"train: --history {s['history']!r} must end in .json or .csv.")
+    if s["plots"]:
+        import importlib.util
+
+        if importlib.util.find_spec("matplotlib") is None:
+            raise ImportError('train: --plots needs matplotlib: pip install "deltaprop[plots]" (checked before '
+                              "training, so no run is lost).")
 
 
 def _terminal() -> bool:

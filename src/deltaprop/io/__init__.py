@@ -6,6 +6,7 @@ from .model_file import (
     FORMAT_VERSION,
     MAX_FILE_BYTES,
     MAX_HEADER_BYTES,
+    MAX_METADATA_DEPTH,
     MAX_RANK,
     READABLE_VERSIONS,
     ModelFileError,
@@ -13,17 +14,21 @@ from .model_file import (
     SafeFile,
     atomic_write,
     build_model,
+    check_loadable,
     decode,
     decode_metadata,
     encode,
+    file_kind,
     load,
     model_metadata,
     model_tensors,
     read_file,
     read_metadata,
     save,
+    write_text_atomic,
 )
 
-__all__ = ["FORMAT_VERSION", "MAX_FILE_BYTES", "MAX_HEADER_BYTES", "MAX_RANK", "READABLE_VERSIONS", "ModelFileError",
-           "PathLike", "SafeFile", "atomic_write", "build_model", "decode", "decode_metadata", "encode", "load",
-           "model_metadata", "model_tensors", "read_file", "read_metadata", "save"]
+__all__ = ["FORMAT_VERSION", "MAX_FILE_BYTES", "MAX_HEADER_BYTES", "MAX_METADATA_DEPTH", "MAX_RANK",
+           "READABLE_VERSIONS", "ModelFileError", "PathLike", "SafeFile", "atomic_write", "build_model",
+           "check_loadable", "decode", "decode_metadata", "encode", "file_kind", "load", "model_metadata",
+           "model_tensors", "read_file", "read_metadata", "save", "write_text_atomic"]

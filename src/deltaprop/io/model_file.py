@@ -44,6 +44,8 @@ READABLE_VERSIONS = (1,)
 #: the safetensors package's own limit on the JSON header
 MAX_HEADER_BYTES = 100_000_000
 MAX_RANK = 8
+#: user metadata deeper than this is refused by ``save`` (JSON parsers, Python's included, have recursion limits)
+MAX_METADATA_DEPTH = 64
 #: the largest file ``load`` reads (4 GiB: a float32 network of a billion parameters); checked before reading,
 #: so a huge file given as a model is refused at once. Raise it (``deltaprop.io.MAX_FILE_BYTES = ...``) to load
 #: a bigger file you trust.
@@ -78,7 +80,11 @@ def encode(tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str]) -> by
         if a.dtype not in (np.float32, np.float64):
             raise TypeError(f"save: tensor {name!r} has dtype {a.dtype}; deltaprop files hold float32 or float64.")
         arrays[name] = a
-    return safetensors.numpy.save(arrays, metadata=dict(metadata))
+    try:
+        return safetensors.numpy.save(arrays, metadata=dict(metadata))
+    except Exception as err:  # safetensors' own error type (e.g. a header over its limit): keep ours
+        raise ValueError(f"save: safetensors cannot encode the file ({err}); keep the metadata small "
+                         f"(the header limit is {MAX_HEADER_BYTES} bytes).") from None
 
 
 def decode(data: bytes, *, where: str = "load") -> SafeFile:
@@ -209,26 +215,45 @@ def _foreign_format_hint(data: bytes) -> str:
     return ""
 
 
-def atomic_write(path: PathLike, data: bytes) -> None:
+def atomic_write(path: PathLike, data: bytes, *, where: str = "save") -> Path:
     """Write ``data`` to ``path`` atomically: a temporary file in the same folder, flush, fsync,
     ``os.replace``, then fsync the folder where the OS allows. Readers see the old file or the new
     one, never a mixture; the temporary file is removed whatever happens, short of the process being
     killed (SIGKILL, power loss). Such a leftover ``.<name>.<pid>-<random>.tmp`` is never read, and the
-    next write to the same path removes it once its process is gone (see ``_remove_stale_temporaries``)."""
+    next write to the same path removes it once its process is gone (see ``_remove_stale_temporaries``).
+
+    A symlink is written through (its target is replaced, the link stays), and an existing file keeps
+    its permission bits (a 0600 model stays 0600). Only a regular file is ever replaced: a folder, a
+    device or a pipe is refused. Returns the path written (the symlink's target)."""
     path = Path(path)
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
     folder = path.parent
     if not folder.is_dir():
-        raise FileNotFoundError(f"save: folder {str(folder)!r} does not exist; create it first.")
+        raise FileNotFoundError(f"{where}: folder {str(folder)!r} does not exist; create it first.")
+    mode = None
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        pass
+    else:
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file (a device, pipe or socket)"
+            raise ValueError(f"{where}: {str(path)!r} is {kind}; pass the path of a file to write.")
+        mode = stat.S_IMODE(info.st_mode)
     _remove_stale_temporaries(path)
     while True:
         tmp = folder / f".{path.name}.{os.getpid()}-{secrets.token_hex(6)}.tmp"
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                         0o600 if mode is not None else 0o666)
             break
         except FileExistsError:  # pragma: no cover - a 48-bit random name collided
             continue
     try:
         with os.fdopen(fd, "wb") as f:
+            if mode is not None and hasattr(os, "fchmod"):
+                os.fchmod(f.fileno(), mode)
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -238,6 +263,12 @@ def atomic_write(path: PathLike, data: bytes) -> None:
             os.unlink(tmp)
         raise
     _fsync_folder(folder)
+    return path
+
+
+def write_text_atomic(path: PathLike, text: str, *, where: str = "write") -> Path:
+    """``atomic_write`` for UTF-8 text (predictions, histories, explanations, diagrams)."""
+    return atomic_write(path, text.encode("utf-8"), where=where)
 
 
 _STALE_AFTER_S = 24 * 3600
@@ -344,7 +375,11 @@ def to_json(value: Any) -> str:
             return list(o)
         raise TypeError(f"save: cannot store a {type(o).__name__} in the file's metadata; only plain data "
                         "(str, int, float, bool, None, lists, dicts) can be stored.")
-    return json.dumps(value, default=default)
+    try:
+        return json.dumps(value, default=default)
+    except (RecursionError, ValueError) as err:  # nesting too deep, or a circular reference
+        raise ValueError(f"save: the metadata cannot be stored as JSON ({err}); keep it plain and shallow "
+                         f"(at most {MAX_METADATA_DEPTH} levels).") from None
 
 
 def from_json(text: str, key: str, where: str) -> Any:
@@ -472,9 +507,68 @@ def save(model: Sequential, path: PathLike, *, metadata: Any = None) -> Path:
 
     if not isinstance(model, Sequential):
         raise TypeError(f"save: model must be a deltaprop Sequential, got {type(model).__name__}.")
+    where = f"save {str(path)!r}"
+    _check_finite(model, where)
+    _check_depth(metadata, where)
     data = encode(model_tensors(model), model_metadata(model, kind="model", user=metadata))
-    atomic_write(path, data)
+    check_loadable(data, where=where)
+    atomic_write(path, data, where=where)
     return Path(path)
+
+
+def check_loadable(data: bytes, *, where: str) -> SafeFile:
+    """Run on the bytes about to be written exactly the checks ``load`` runs on a file, so that a save
+    never replaces a good file with one that ``load`` refuses (non-finite weights, metadata that does
+    not round-trip); raises ``ValueError`` naming the problem before the target is touched."""
+    try:
+        f = decode(data, where=where)
+        info = decode_metadata(f.metadata, where)
+        build_model(info, f.tensors, where=where, extra_tensors=info["kind"] == "checkpoint")
+    except ModelFileError as err:
+        raise ValueError(f"{err} Nothing was written: load would refuse this file.") from None
+    return f
+
+
+def _check_finite(model: Sequential, where: str) -> None:
+    from ..core.validation import all_finite
+
+    for key, p in model.parameters().items():
+        if not all_finite(p):
+            bad = int(p.size - np.count_nonzero(np.isfinite(p)))
+            raise ValueError(f"{where}: parameter {key!r} holds {bad} NaN or infinite value(s), and load refuses "
+                             "such a file; nothing was written. Set finite weights (or train with a lower lr).")
+
+
+def _check_depth(value: Any, where: str, depth: int = 0) -> None:
+    if depth > MAX_METADATA_DEPTH:
+        raise ValueError(f"{where}: the metadata is nested more than {MAX_METADATA_DEPTH} levels deep; keep it "
+                         "plain and shallow. Nothing was written.")
+    if isinstance(value, Mapping):
+        for v in value.values():
+            _check_depth(v, where, depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _check_depth(v, where, depth + 1)
+
+
+def file_kind(path: PathLike) -> str | None:
+    """"model" or "checkpoint" for a deltaprop file (judged from its header alone), None for anything else.
+
+    Reads at most 8 bytes plus the header, so asking about a large foreign file costs little."""
+    try:
+        with open(path, "rb") as f:
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                return None
+            prefix = f.read(8)
+            if len(prefix) == 8:
+                (n,) = struct.unpack("<Q", prefix)
+                if n <= MAX_HEADER_BYTES and n + 8 <= info.st_size:
+                    prefix += f.read(n)
+        _, metadata, _ = _parse_header(prefix, "file_kind", size=info.st_size)
+        return check_format(metadata, "file_kind")[1]
+    except (OSError, ModelFileError):
+        return None
 
 
 def load(path: PathLike) -> Sequential:

@@ -52,19 +52,25 @@ def history_dict(history: Any) -> dict[str, list[float]]:
 
 def save_history(history: Any, path: str | os.PathLike[str]) -> Path:
     """Write a history as JSON (``.json``) or CSV (``.csv``); epochs are numbered from 1."""
+    import io
+
+    from ..io.model_file import write_text_atomic
+
     path = Path(path)
     data = history_dict(history)
     if path.suffix.lower() == ".json":
-        path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+        text = json.dumps(data, indent=1) + "\n"
     elif path.suffix.lower() == ".csv":
         keys = list(data)
-        with open(path, "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(keys)
-            for row in zip(*(data[k] for k in keys)):
-                writer.writerow([repr(v) if isinstance(v, float) else v for v in row])
+        buf = io.StringIO(newline="")
+        writer = csv.writer(buf)
+        writer.writerow(keys)
+        for row in zip(*(data[k] for k in keys)):
+            writer.writerow([repr(v) if isinstance(v, float) else v for v in row])
+        text = buf.getvalue()
     else:
         raise ValueError(f"save_history: {path.name!r} must end in .json or .csv.")
+    write_text_atomic(path, text, where="save_history")  # the old file survives a failed write
     return path
 
 
@@ -111,11 +117,17 @@ def _figure(figsize: tuple[float, float]) -> Any:
 
 
 def save(fig: Any, path: str | os.PathLike[str], *, dpi: int = 120) -> Path:
-    """Write ``fig`` as PNG or SVG (by the extension of ``path``)."""
+    """Write ``fig`` as PNG or SVG (by the extension of ``path``), atomically: the old file survives a failed write."""
+    import io
+
+    from ..io.model_file import atomic_write
+
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
         raise ValueError(f"plots: {path.name!r} must end in .png or .svg.")
-    fig.savefig(path, dpi=dpi, facecolor="white")
+    buf = io.BytesIO()
+    fig.savefig(buf, format=path.suffix.lower()[1:], dpi=dpi, facecolor="white")
+    atomic_write(path, buf.getvalue(), where="plots")
     return path
 
 

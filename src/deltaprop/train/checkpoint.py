@@ -28,6 +28,7 @@ from ..io.model_file import (
     PathLike,
     atomic_write,
     build_model,
+    check_loadable,
     decode_metadata,
     encode,
     from_json,
@@ -72,16 +73,27 @@ def save_checkpoint(path: PathLike, *, model: Sequential, optimizer: Optimizer, 
     }
     metadata = model_metadata(model, kind="checkpoint")
     metadata["checkpoint"] = to_json(state)
-    atomic_write(path, encode(tensors, metadata))
+    where = f"checkpoint {str(path)!r}"
+    data = encode(tensors, metadata)
+    check_loadable(data, where=where)  # a checkpoint that resume would refuse never replaces a good one
+    atomic_write(path, data, where=where)
 
 
 def check_checkpoint_path(path: PathLike) -> None:
     """Fail before training, not after the first epoch, when the checkpoint cannot be written there."""
+    from ..io.model_file import file_kind
+
     p = Path(path)
     if p.is_dir():
         raise ValueError(f"fit: checkpoint {str(p)!r} is a folder; pass a file path such as 'run.ckpt.safetensors'.")
     if not p.parent.is_dir():
         raise FileNotFoundError(f"fit: the folder of checkpoint {str(p)!r} does not exist; create it first.")
+    if p.exists():
+        kind = file_kind(p)
+        if kind != "checkpoint":
+            what = "a model file" if kind == "model" else "not a deltaprop checkpoint"
+            raise ValueError(f"fit: checkpoint {str(p)!r} exists and is {what}; checkpoints would overwrite it. "
+                             "Pass a new path (such as 'run.ckpt.safetensors'), or the checkpoint of an earlier run.")
 
 
 class Checkpoint:
