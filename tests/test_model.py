@@ -230,7 +230,7 @@ def test_softmax_cross_entropy_takes_the_fused_output_delta():
     X, y = np.random.default_rng(0).standard_normal((5, 3)), np.array([0, 1, 2, 1, 0])
     a = model.forward(X)
     Y = np.eye(3)[y]
-    value, delta, top = model.output_delta(dp.CategoricalCrossEntropy(), a, Y)
+    _, delta, top = model.output_delta(dp.CategoricalCrossEntropy(), a, Y)
     assert top == len(model.layers) - 1  # the softmax's own backward is skipped (E8)
     np.testing.assert_array_equal(delta, (a - Y) * (1.0 / 5))
 
@@ -245,5 +245,5 @@ def test_parameters_live_in_one_flat_vector():
         lo, hi, shape = slices[key]
         assert np.shares_memory(p, w) and p.shape == shape
         np.testing.assert_array_equal(w[lo:hi].reshape(shape), p)
-    for key, grad in model.gradients().items():
+    for grad in model.gradients().values():
         assert np.shares_memory(grad, g)

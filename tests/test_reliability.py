@@ -43,7 +43,7 @@ def _snapshot(*paths: Path) -> dict[Path, tuple[bytes, int]]:
 def trained(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     _csv(tmp_path / "d.csv")
-    rc, out, err = _cli(capsys, "train", "--data", "d.csv", "--layers", "2,4,1", "--epochs", "2", "--out",
+    rc, _, err = _cli(capsys, "train", "--data", "d.csv", "--layers", "2,4,1", "--epochs", "2", "--out",
                         "m.safetensors", "--progress", "none")
     assert rc == 0, err
     return tmp_path
@@ -133,8 +133,8 @@ def test_save_refuses_what_load_refuses_before_touching_the_file(tmp_path: Path,
     else:
         metadata = {"a": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[0]]]]]]]]]]]]]]]]]]]]]]]]
                     ]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}
-    with pytest.raises(ValueError, match="(NaN or infinite|not valid JSON|nested more than).*Nothing was written|"
-                                         "NaN or infinite value.*nothing was written"):
+    with pytest.raises(ValueError, match=r"(NaN or infinite|not valid JSON|nested more than).*Nothing was written|"
+                                         r"NaN or infinite value.*nothing was written"):
         model.save(path, metadata=metadata)
     assert _snapshot(path) == before
     assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]  # no temporary left
