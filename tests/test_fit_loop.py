@@ -212,14 +212,23 @@ def test_class_weight_is_the_matching_sample_weight_and_one_fit_step_is_the_weig
 
 def test_balanced_class_weight_and_combination_with_sample_weight():
     y = np.array([0, 0, 0, 1])
-    np.testing.assert_allclose(_sample_weights(None, "balanced", y, 4), [4 / 6, 4 / 6, 4 / 6, 2.0])
-    np.testing.assert_allclose(_sample_weights([1, 2, 1, 1], {1: 5.0}, y, 4), [1, 2, 1, 5])
-    onehot = np.eye(2)[y]
-    np.testing.assert_allclose(_sample_weights(None, "balanced", onehot, 4), [4 / 6, 4 / 6, 4 / 6, 2.0])
+    softmax = dp.mlp([2, 2], output_activation="softmax")
+    ce = dp.CategoricalCrossEntropy()
+    Y = np.eye(2)[y]
+
+    def weights(sample_weight, class_weight, model=softmax, loss=ce, targets=Y):
+        return _sample_weights(model, loss, sample_weight, class_weight, targets)
+
+    np.testing.assert_allclose(weights(None, "balanced"), [4 / 6, 4 / 6, 4 / 6, 2.0])
+    np.testing.assert_allclose(weights([1, 2, 1, 1], {1: 5.0}), [1, 2, 1, 5])
+    sigmoid = dp.mlp([2, 1], output_activation="sigmoid")
+    column = y.reshape(-1, 1).astype(float)
+    np.testing.assert_allclose(weights(None, "balanced", sigmoid, dp.BinaryCrossEntropy(), column),
+                               [4 / 6, 4 / 6, 4 / 6, 2.0])
     with pytest.raises(ValueError, match="sample_weight must have shape"):
-        _sample_weights([1, 2], None, y, 4)
+        weights([1, 2], None)
     with pytest.raises(ValueError, match="class_weight must be a dict"):
-        _sample_weights(None, "even", y, 4)
+        weights(None, "even")
 
 
 # ---------------------------------------------------------------------------------------------

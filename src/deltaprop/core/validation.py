@@ -87,10 +87,59 @@ def check_X(X: Any, *, dtype: np.dtype, n_features: int | None, where: str, name
     return out
 
 
+def check_sample_weight(sample_weight: Any, n: int, *, where: str, name: str = "sample_weight") -> Array | None:
+    """Per-sample weights as a float64 array (n,): finite, non-negative and not all zero; None stays None."""
+    if sample_weight is None:
+        return None
+    w = as_numeric_array(sample_weight, where=where, name=name).astype(np.float64)
+    if w.shape != (n,):
+        raise ValueError(f"{where}: {name} must have shape ({n},), one weight per sample, got {w.shape}.")
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise ValueError(f"{where}: {name} must be finite and non-negative; got NaN, infinite or negative values.")
+    if not w.any():
+        raise ValueError(f"{where}: every {name} is 0, so the loss and every gradient are 0; give the samples that "
+                         "count a positive weight.")
+    return w
+
+
+def is_int(value: Any) -> bool:
+    """True for Python and NumPy integers (np.int64(5) is an int), False for bools."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def is_number(value: Any) -> bool:
+    """True for Python and NumPy real numbers, False for bools and strings ("0.5" is not a number)."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def check_number(where: str, name: str, value: Any, *, low: float | None = None, high: float | None = None,
+                 low_open: bool = False, high_open: bool = False, integer: bool = False) -> Any:
+    """``value`` as a Python int or float if it is a finite number within the bounds, else a TypeError (not a
+    number, e.g. the string "0.5") or ValueError naming ``where`` and ``name``. NumPy scalars are numbers."""
+    kind = "an int" if integer else "a number"
+    if not (is_int(value) if integer else is_number(value)):
+        raise TypeError(f"{where}: {name} must be {kind}, got {type(value).__name__} {value!r}"
+                        + ("; pass a number, not a string." if isinstance(value, str) else "."))
+    v = int(value) if integer else float(value)
+    bad = not math.isfinite(v) or (low is not None and (v <= low if low_open else v < low)) \
+        or (high is not None and (v >= high if high_open else v > high))
+    if bad:
+        parts = []
+        if low is not None:
+            parts.append(f"{'>' if low_open else '>='} {low:g}")
+        if high is not None:
+            parts.append(f"{'<' if high_open else '<='} {high:g}")
+        what = "an int" if integer else "a finite number"
+        if low == 0 and low_open and high is None:
+            what, parts = ("a positive int" if integer else "a positive number"), []
+        raise ValueError(f"{where}: {name} must be {what}{' ' if parts else ''}{' and '.join(parts)}, got {value!r}.")
+    return v
+
+
 def check_positive_int(where: str, name: str, value: Any, *, allow_none: bool = False) -> int | None:
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+    if not is_int(value) or value < 1:
         raise ValueError(f"{where}: {name} must be a positive int, got {value!r}.")
     return int(value)
 

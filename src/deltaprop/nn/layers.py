@@ -28,6 +28,13 @@ class Layer:
     #: ``forward(x, training, overwrite=True)`` and ``backward(d, overwrite=True)`` may write their
     #: result over x or d; the model asks for that only when x or d came from a ``fresh_output`` layer
     overwrites: ClassVar[bool] = False
+    #: the Sequential this layer belongs to (a weak reference, set by Sequential); a layer has one owner
+    _owner: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_owner", None)  # a copy belongs to no network until a Sequential takes it
+        return state
 
     def forward(self, a_prev: Array, training: bool = True) -> Array:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -218,7 +218,8 @@ class CategoricalCrossEntropy(Loss):
     """L = −Σ_j y_j log a_j per sample, reduced over samples; y is one-hot (n, k) or integer labels (n,).
 
     After a softmax output it is fused: δ = (a − y) scaled by the reduction (E8), and the value
-    comes from the logits through log-sum-exp."""
+    comes from the logits through log-sum-exp. Rows of y that do not sum to 1 (soft, multi-hot or
+    all-zero targets) get the exact delta a·Σ_k y_k − y instead, so gradcheck passes for any y."""
 
     name = "categorical_crossentropy"
     fuses_with = "softmax"
@@ -247,7 +248,13 @@ class CategoricalCrossEntropy(Loss):
         return self._reduce(-(y * act.log_softmax(z)).sum(axis=1), sample_weight)
 
     def _fused_delta(self, a: Array, y: Array, sample_weight: Array | None = None) -> Array:
-        return self._scaled(a - y, sample_weight)
+        # ∂/∂z_j of −Σ_k y_k log softmax(z)_k is a_j Σ_k y_k − y_j: the textbook a − y (E8) when every row of
+        # y sums to 1 (one-hot or a distribution), the exact gradient otherwise (multi-hot, all-zero or
+        # unnormalised rows), so the delta is always the gradient of the value reported
+        s = y.sum(axis=1, keepdims=True)
+        if (s == 1).all():
+            return self._scaled(a - y, sample_weight)
+        return self._scaled(a * s - y, sample_weight)
 
 
 class PoissonDeviance(Loss):

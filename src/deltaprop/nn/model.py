@@ -8,6 +8,8 @@ Parameters and gradients are exposed under the keys "<layer index>.W" and "<laye
 from __future__ import annotations
 
 import copy
+import threading
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +17,7 @@ import numpy as np
 
 from ..core.backend import as_dtype, rng_from, spawn_seeds, xp, zeros_aligned
 from ..core.types import Array, DType, Seed
-from ..core.validation import check_targets, check_X
+from ..core.validation import check_loss_output, check_sample_weight, check_targets, check_X
 from ..optim import optimizers as optimizers_mod
 from . import losses as losses_mod
 from . import metrics as metrics_mod
@@ -36,7 +38,13 @@ class Sequential:
     """Layers applied in order: ``Sequential([Dense(2, 2), Sigmoid(), Dense(2, 1), Sigmoid()])``.
 
     ``dtype`` (float32 by default) converts every Dense layer; ``seed`` seeds the generator used
-    to shuffle mini-batches in ``fit``."""
+    to shuffle mini-batches in ``fit``.
+
+    A layer belongs to one Sequential, at one position: layers cache what their backward needs, so a
+    layer shared between networks (or used twice) would compute wrong gradients; it is refused.
+    ``predict``, ``evaluate``, ``train_on_batch`` and each step of ``fit`` hold the model's lock, so
+    predicting in one thread while another trains is safe (the prediction uses the weights of a
+    completed step); ``forward`` and ``backward`` are the unlocked low-level passes."""
 
     def __init__(self, layers: Iterable[Layer], *, dtype: DType = None, seed: Seed = None) -> None:
         self.layers: list[Layer] = list(layers)
@@ -45,6 +53,7 @@ class Sequential:
         for i, layer in enumerate(self.layers):
             if not isinstance(layer, Layer):
                 raise TypeError(f"Sequential: layers[{i}] is a {type(layer).__name__}, not a deltaprop layer.")
+        _claim(self, self.layers)
         dense = [layer for layer in self.layers if isinstance(layer, Dense)]
         if not dense:
             raise ValueError("Sequential: the network needs at least one Dense layer.")
@@ -70,6 +79,9 @@ class Sequential:
         self.preprocessor: Preprocessor | None = None
         #: the class names when the model was trained on text labels (index k ↔ output k)
         self.classes: list[str] | None = None
+        self._lock = threading.RLock()
+        for layer in self.layers:
+            layer._owner = weakref.ref(self)
 
     def _check_chain(self) -> int:
         width = self.n_inputs
@@ -137,12 +149,21 @@ class Sequential:
                        sample_weight: Array | None = None) -> float:
         """One step of the seeds' loop on one batch: forward, loss, backward, update. Returns L
         (computed before the update). ``loss``/``optimizer`` default to the last ones used."""
-        loss_obj = self._resolve_loss(loss)
+        loss_obj = losses_mod.get(loss) if loss is not None else self.loss or losses_mod.get(default_loss(self))
+        where = "train_on_batch"
+        X = check_X(X, dtype=self.dtype, n_features=self.n_inputs, where=where)  # checked as fit checks them
+        Y = check_targets(self, loss_obj, y, len(X), where=where)
+        w = check_sample_weight(sample_weight, len(X), where=where)
+        check_loss_output(self, loss_obj, where=where)
+        if optimizer is not None and isinstance(optimizer, optimizers_mod.Optimizer):
+            optimizer.check_model(self, where=where)
+        self.loss = loss_obj
         opt = self._resolve_optimizer(optimizer)
-        a = self.forward(X, training=True)
-        value, delta, top = self.output_delta(loss_obj, a, y, sample_weight)
-        self._backward_from(top, delta)
-        opt.step(self)
+        with self._lock:
+            a = self.forward(X, training=True)
+            value, delta, top = self.output_delta(loss_obj, a, Y, w, prepared=True)
+            self._backward_from(top, delta)
+            opt.step(self)
         return value
 
     # -- parameters --------------------------------------------------------------------------
@@ -198,13 +219,18 @@ class Sequential:
     def __getstate__(self) -> dict[str, Any]:
         # copies and pickles rebuild the flat storage: views do not survive being copied
         state = self.__dict__.copy()
-        for cached in ("_pairs", "_pairs_for", "_flat"):
+        for cached in ("_pairs", "_pairs_for", "_flat", "_lock"):
             state.pop(cached, None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._pairs, self._pairs_for, self._flat = [], None, None
+        self._lock = threading.RLock()
+        for layer in self.layers:  # the copy's layers (and optimizer) belong to the copy
+            layer._owner = weakref.ref(self)
+        if getattr(self, "optimizer", None) is not None:
+            self.optimizer._model = weakref.ref(self)
         self.param_grad_pairs()
 
     def parameters(self) -> dict[str, Array]:
@@ -265,12 +291,14 @@ class Sequential:
         if _streamed(X):
             from ..train.stream import predict_batches, stream
 
-            return predict_batches(self, stream(self, None, X, None, where="predict", batch_size=batch_size))
+            with self._lock:
+                return predict_batches(self, stream(self, None, X, None, where="predict", batch_size=batch_size))
         X = check_X(X, dtype=self.dtype, n_features=self.n_inputs, where="predict")
-        if batch_size is None or batch_size >= len(X):
-            return self.forward(X, training=False)
-        return np.concatenate([self.forward(X[s:s + batch_size], training=False)
-                               for s in range(0, len(X), batch_size)])
+        with self._lock:  # another thread's fit step (or predict) finishes first: layers cache per call
+            if batch_size is None or batch_size >= len(X):
+                return self.forward(X, training=False)
+            return np.concatenate([self.forward(X[s:s + batch_size], training=False)
+                                   for s in range(0, len(X), batch_size)])
 
     def predict_classes(self, X: Any, *, preprocess: bool = True) -> Array:
         """Class indices: argmax of the outputs, or output ≥ 0.5 for a single output unit."""
@@ -297,12 +325,14 @@ class Sequential:
         if _streamed(X, y):
             from ..train.stream import evaluate_batches, stream
 
-            return evaluate_batches(self, stream(self, loss_obj, X, y, where="evaluate").in_order(), loss_obj,
-                                    metrics)
+            with self._lock:
+                return evaluate_batches(self, stream(self, loss_obj, X, y, where="evaluate").in_order(), loss_obj,
+                                        metrics)
         X = check_X(X, dtype=self.dtype, n_features=self.n_inputs, where="evaluate")
         check_targets(self, loss_obj, y, len(X), where="evaluate")  # a clear error, not one from inside a loss
-        a = self.forward(X, training=False)
-        value = self.output_delta(loss_obj, a, y)[0] if loss_obj.fuses_with else loss_obj.value(a, y)
+        with self._lock:
+            a = self.forward(X, training=False)
+            value = self.output_delta(loss_obj, a, y)[0] if loss_obj.fuses_with else loss_obj.value(a, y)
         out = {"loss": float(value)}
         for spec in metrics:
             name, fn = metrics_mod.get(spec)
@@ -401,6 +431,23 @@ def _streamed(X: Any, y: Any = 0) -> bool:
     return is_streamed(X, y)
 
 
+def _claim(model: Sequential, layers: Sequence[Layer]) -> None:
+    """Refuse a layer used twice in ``layers`` or already part of another live Sequential."""
+    seen: set[int] = set()
+    for i, layer in enumerate(layers):
+        if id(layer) in seen:
+            raise ValueError(f"Sequential: layers[{i}] ({layer!r}) appears twice in the network; a layer caches its "
+                             "input for backward, so each position needs its own layer object (call Dense(...) "
+                             "again).")
+        seen.add(id(layer))
+        ref = getattr(layer, "_owner", None)
+        owner = ref() if ref is not None else None
+        if owner is not None and owner is not model:
+            raise ValueError(f"Sequential: layers[{i}] ({layer!r}) already belongs to another Sequential; a layer "
+                             "keeps the caches and weights of one network, so sharing it would train a stale copy. "
+                             "Build a new layer, or take other_model.copy().layers for an independent copy.")
+
+
 def default_loss(model: Sequential) -> str:
     """The loss that goes with the output activation: softmax → cross-entropy, sigmoid → binary
     cross-entropy, anything else → MSE."""
@@ -430,7 +477,8 @@ def mlp(sizes: Sequence[int], *, activation: str = "tanh",
     for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         last = k == n_dense - 1
         layers.append(Dense(n_in, n_out, init="glorot_uniform" if last else init, seed=rngs[k], dtype=dtype))
-        layers.append(make_activation(output_activation if last else hidden_act))
+        spec = output_activation if last else hidden_act
+        layers.append(make_activation(copy.deepcopy(spec) if isinstance(spec, Activation) else spec))
         if dropout and not last:
             layers.append(Dropout(dropout, seed=rngs[n_dense + k]))
     return Sequential(layers, dtype=dtype, seed=rngs[-1])

@@ -10,6 +10,7 @@ their global L2 norm is at most ``clip_norm`` before the update (``torch.nn.util
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -111,7 +112,11 @@ def adam_step(w: Array, g: Array, m: Array, v: Array, *, t: int, lr: float, beta
 # ---------------------------------------------------------------------------------------------
 _FLAT = "*"  # the key under which all parameters are updated at once as one vector
 class Optimizer:
-    """Base class. Subclasses implement ``_update(key, w, g)``; ``step`` does the rest."""
+    """Base class. Subclasses implement ``_update(key, w, g)``; ``step`` does the rest.
+
+    An optimizer belongs to the first model it steps: its step count and moments are that model's,
+    so stepping another model is refused (``reset()`` frees it). The learning rate is checked where
+    it is applied: a schedule that yields a negative, zero or NaN rate is an error naming it."""
 
     name: ClassVar[str] = ""
 
@@ -131,28 +136,64 @@ class Optimizer:
         self._flat_slices: dict[str, tuple[int, int, tuple[int, ...]]] = {}
         self._flat_state: dict[str, Array] = {}
         self.schedule: Schedule | None = None
+        self._model: weakref.ref[Any] | None = None
         if schedule is not None:
             self.set_schedule(schedule)
+
+    def check_model(self, model: Any, *, where: str = "step") -> None:
+        """Refuse a model other than the one this optimizer already trains (while that one lives)."""
+        owner = self._model() if self._model is not None else None
+        if owner is not None and owner is not model:
+            raise ValueError(f"{where}: this {type(self).__name__} already trains another model (its step count "
+                             f"{self.t} and moments belong to that model); pass a new optimizer, e.g. "
+                             f"{type(self).__name__}(lr={self.base_lr:g}), or call .reset() on this one first.")
+
+    def reset(self) -> None:
+        """Forget the step count, the moments and the model: the optimizer is as new (schedule restarted)."""
+        self.t, self.state, self._model = 0, {}, None
+        self._scratch_buffers, self._flat_for, self._flat_slices, self._flat_state = {}, None, {}, {}
+        self.lr = self.base_lr if self.schedule is None else self._checked_rate(self.schedule.start(self.base_lr))
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_model"] = None  # a weak reference cannot be copied; the copy is bound again on use
+        return state
+
+    def _checked_rate(self, lr: Any) -> float:
+        """``lr`` if it is a finite number >= 0 (a schedule may end at 0, as cosine annealing does); otherwise
+        an error naming the schedule that gave it."""
+        if not (isinstance(lr, (int, float)) and 0.0 <= lr < math.inf):
+            source = (f"the schedule {self.schedule!r} gave it at epoch {self.schedule.epoch}" if self.schedule
+                      is not None else "it was set directly")
+            raise ValueError(f"{type(self).__name__}: the learning rate must be a finite number >= 0, got "
+                             f"{lr!r} ({source}); fix the schedule's settings (e.g. eta_min >= 0, gamma > 0).")
+        return float(lr)
 
     def set_schedule(self, schedule: Schedule | None) -> None:
         """Attach a learning-rate schedule; its base rate is this optimizer's initial lr."""
         if schedule is not None and not isinstance(schedule, Schedule):
             raise TypeError(f"schedule must be a deltaprop.schedules.Schedule, got {type(schedule).__name__}.")
-        self.schedule = schedule
         if schedule is not None:
-            self.lr = schedule.start(self.base_lr)
+            self.schedule = schedule
+            self.lr = self._checked_rate(schedule.start(self.base_lr))
+        self.schedule = schedule
 
     def epoch_end(self, metric: float | None = None) -> None:
         """Advance the schedule by one epoch (``metric`` feeds ReduceLROnPlateau)."""
         if self.schedule is not None:
-            self.lr = self.schedule.step(metric)
+            self.lr = self._checked_rate(self.schedule.step(metric))
 
     def step(self, model: Any, grads: Mapping[str, Array] | None = None) -> None:
         """Update every parameter in place from its gradient.
 
         ``model`` is anything with ``parameters()`` and ``gradients()`` (a Sequential), or a dict of
         parameters with ``grads`` the dict of their gradients under the same keys."""
+        if not 0.0 <= self.lr < math.inf:  # checked where it is applied (also catches NaN)
+            self._checked_rate(self.lr)
         if grads is None:
+            if self._model is None or self._model() is not model:
+                self.check_model(model)
+                self._model = weakref.ref(model)
             flat = model.flat_parameters() if hasattr(model, "flat_parameters") else None
             if flat is not None and (self.decay_bias or not self.weight_decay):
                 self._step_flat(*flat)

@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from ..core.registry import lookup
+from ..core.validation import check_number
 
 
 class Schedule:
@@ -52,11 +53,9 @@ class Schedule:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in cfg.items())})"
 
 
-def _positive(owner: str, arg: str, value: float, *, integer: bool = False) -> None:
-    ok = isinstance(value, int) if integer else isinstance(value, (int, float))
-    if isinstance(value, bool) or not ok or not math.isfinite(value) or value <= 0:
-        kind = "a positive int" if integer else "a positive number"
-        raise ValueError(f"{owner}: {arg} must be {kind}, got {value!r}.")
+def _positive(owner: str, arg: str, value: Any, *, integer: bool = False) -> Any:
+    """``value`` as an int or float if it is a positive one (NumPy scalars included), else a clear error."""
+    return check_number(owner, arg, value, low=0, low_open=True, integer=integer)
 
 
 class StepLR(Schedule):
@@ -64,9 +63,8 @@ class StepLR(Schedule):
 
     def __init__(self, step_size: int, gamma: float = 0.1) -> None:
         super().__init__()
-        _positive("StepLR", "step_size", step_size, integer=True)
-        _positive("StepLR", "gamma", gamma)
-        self.step_size, self.gamma = step_size, float(gamma)
+        self.step_size = _positive("StepLR", "step_size", step_size, integer=True)
+        self.gamma = _positive("StepLR", "gamma", gamma)
 
     def lr_at(self, epoch: int) -> float:
         return self.base_lr * self.gamma ** (epoch // self.step_size)
@@ -77,8 +75,7 @@ class ExponentialLR(Schedule):
 
     def __init__(self, gamma: float) -> None:
         super().__init__()
-        _positive("ExponentialLR", "gamma", gamma)
-        self.gamma = float(gamma)
+        self.gamma = _positive("ExponentialLR", "gamma", gamma)
 
     def lr_at(self, epoch: int) -> float:
         return self.base_lr * self.gamma**epoch
@@ -89,8 +86,8 @@ class CosineAnnealingLR(Schedule):
 
     def __init__(self, T_max: int, eta_min: float = 0.0) -> None:
         super().__init__()
-        _positive("CosineAnnealingLR", "T_max", T_max, integer=True)
-        self.T_max, self.eta_min = T_max, float(eta_min)
+        self.T_max = _positive("CosineAnnealingLR", "T_max", T_max, integer=True)
+        self.eta_min = check_number("CosineAnnealingLR", "eta_min", eta_min, low=0)
 
     def lr_at(self, epoch: int) -> float:
         return self.eta_min + 0.5 * (self.base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch / self.T_max))
@@ -102,10 +99,12 @@ class LinearWarmup(Schedule):
 
     def __init__(self, warmup_epochs: int, start_factor: float = 1.0 / 3, then: Schedule | None = None) -> None:
         super().__init__()
-        _positive("LinearWarmup", "warmup_epochs", warmup_epochs, integer=True)
-        if not 0 < start_factor <= 1:
-            raise ValueError(f"LinearWarmup: start_factor must be in (0, 1], got {start_factor!r}.")
-        self.warmup_epochs, self.start_factor, self.then = warmup_epochs, float(start_factor), then
+        self.warmup_epochs = _positive("LinearWarmup", "warmup_epochs", warmup_epochs, integer=True)
+        self.start_factor = check_number("LinearWarmup", "start_factor", start_factor, low=0, low_open=True, high=1)
+        if then is not None and not isinstance(then, Schedule):
+            raise TypeError(f"LinearWarmup: then must be a schedule such as StepLR(10) (or None), got "
+                            f"{type(then).__name__} {then!r}.")
+        self.then = then
 
     def start(self, base_lr: float) -> float:
         if self.then is not None:
@@ -130,13 +129,14 @@ class ReduceLROnPlateau(Schedule):
     def __init__(self, factor: float = 0.1, patience: int = 10, *, mode: str = "min", threshold: float = 1e-4,
                  threshold_mode: str = "rel", cooldown: int = 0, min_lr: float = 0.0) -> None:
         super().__init__()
-        if not 0 < factor < 1:
-            raise ValueError(f"ReduceLROnPlateau: factor must be in (0, 1), got {factor!r}.")
+        owner = "ReduceLROnPlateau"
+        self.factor = check_number(owner, "factor", factor, low=0, low_open=True, high=1, high_open=True)
         if mode not in ("min", "max") or threshold_mode not in ("rel", "abs"):
             raise ValueError("ReduceLROnPlateau: mode must be 'min' or 'max' and threshold_mode 'rel' or 'abs'.")
-        self.factor, self.patience, self.mode = float(factor), int(patience), mode
-        self.threshold, self.threshold_mode = float(threshold), threshold_mode
-        self.cooldown, self.min_lr = int(cooldown), float(min_lr)
+        self.patience, self.mode = check_number(owner, "patience", patience, low=0, integer=True), mode
+        self.threshold, self.threshold_mode = check_number(owner, "threshold", threshold, low=0), threshold_mode
+        self.cooldown = check_number(owner, "cooldown", cooldown, low=0, integer=True)
+        self.min_lr = check_number(owner, "min_lr", min_lr, low=0)
         self._reset()
 
     def _reset(self) -> None:

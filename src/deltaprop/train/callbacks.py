@@ -8,9 +8,12 @@ ends, however it ends.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from ..core.validation import check_number, is_int
 
 if TYPE_CHECKING:
     from ..nn.model import Sequential
@@ -23,6 +26,11 @@ class Callback:
 
     def set_model(self, model: Sequential) -> None:
         self.model = model
+
+    def check_fit(self, logged: Sequence[str], *, open_ended: bool = False) -> None:
+        """Called when ``fit`` starts, before anything changes, with the keys every epoch's logs will hold
+        (``open_ended``: a callback before this one may add keys of its own); raise here, not at the end
+        of the first epoch, if the callback cannot work with them."""
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None: ...
 
@@ -55,16 +63,26 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor: str = "val_loss", *, patience: int = 10, min_delta: float = 0.0,
                  mode: str = "auto", restore_best_weights: bool = True) -> None:
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+        if not is_int(patience) or patience < 0:
             raise ValueError(f"EarlyStopping: patience must be an int >= 0, got {patience!r}.")
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"EarlyStopping: mode must be 'auto', 'min' or 'max', got {mode!r}.")
-        self.monitor, self.patience, self.min_delta = monitor, patience, abs(float(min_delta))
+        if not isinstance(monitor, str):
+            raise TypeError(f"EarlyStopping: monitor must be the name of a logged quantity such as 'val_loss', "
+                            f"got {type(monitor).__name__}.")
+        min_delta = check_number("EarlyStopping", "min_delta", min_delta)
+        self.monitor, self.patience, self.min_delta = monitor, int(patience), abs(min_delta)
         self.mode = mode if mode != "auto" else ("max" if any(k in monitor for k in ("acc", "r2")) else "min")
         self.restore_best_weights = restore_best_weights
         self.best_weights: dict[str, Any] | None = None
         self.best_epoch = -1
         self.stopped_epoch = -1
+
+    def check_fit(self, logged: Sequence[str], *, open_ended: bool = False) -> None:
+        if self.monitor not in logged and not open_ended:
+            raise ValueError(f"EarlyStopping: monitor {self.monitor!r} is not logged by this fit call (checked before "
+                             f"training); available: {', '.join(logged)}. Pass validation data for 'val_*' "
+                             "quantities, or name a metric given to fit(metrics=...).")
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self.best = math.inf if self.mode == "min" else -math.inf

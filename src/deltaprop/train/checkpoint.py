@@ -51,14 +51,14 @@ _REF = "__tensor__"
 def save_checkpoint(path: PathLike, *, model: Sequential, optimizer: Optimizer, rng: np.random.Generator,
                     rng_start: Mapping[str, Any], callbacks: Sequence[Callback], history: History, epoch: int,
                     epochs: int, step: int, best: float, stall: int, n_samples: int,
-                    in_progress: Mapping[str, Any] | None = None) -> None:
+                    in_progress: Mapping[str, Any] | None = None, fingerprint: str | None = None) -> None:
     """Write the state of a ``fit`` call after ``epoch`` completed epochs to ``path``, atomically.
 
     ``in_progress`` describes an epoch stopped part-way (Ctrl-C, SIGTERM): the batches done, the batch
     size, the generator's state at the epoch's start (to redraw its order) and the partial sums of its logs."""
     tensors = dict(model_tensors(model))
     state = {
-        "epoch": epoch, "epochs": epochs, "step": step, "n_samples": n_samples,
+        "epoch": epoch, "epochs": epochs, "step": step, "n_samples": n_samples, "data": fingerprint,
         "in_progress": None if in_progress is None else dict(in_progress),
         "stopped": bool(model.stop_training),
         "rng": {"start": dict(rng_start), "now": rng.bit_generator.state},
@@ -131,12 +131,13 @@ class Checkpoint:
 
     def restore(self, model: Sequential, optimizer: Optimizer, rng: np.random.Generator,
                 callbacks: Sequence[Callback], history: History, *, n_samples: int,
-                epochs: int) -> tuple[int, int, float, int]:
+                epochs: int, fingerprint: str | None = None) -> tuple[int, int, float, int]:
         """Put weights, optimizer and schedule state, generators, history and callback state back.
 
         Returns (first epoch to run, step, tol best, tol stall); a run that had already stopped
         (early stopping, ``tol``) returns ``epochs``, so nothing more is trained."""
         self._check_same_run(model, optimizer, n_samples)
+        self._check_same_data(fingerprint, epochs)
         self._check_callbacks(callbacks)  # before anything changes: a refused checkpoint leaves the model alone
         model.set_weights(self.model.get_weights())
         s = self.state
@@ -233,6 +234,21 @@ class Checkpoint:
         if n_samples != self.n_samples:
             raise ValueError(f"{self.where}: the checkpoint was trained on {self.n_samples} training samples, this "
                              f"fit call has {n_samples}; pass the same data (and validation_split).")
+
+    def _check_same_data(self, fingerprint: str | None, epochs: int) -> None:
+        """Refuse other data of the same size (checkpoints store a digest of the data; files from before
+        it was stored skip this) and fewer total epochs than the checkpoint has already done."""
+        saved = self.state.get("data")
+        if saved is not None and not isinstance(saved, str):
+            raise ModelFileError(f"{self.where}: the checkpoint's data digest must be a string; the file is damaged.")
+        if saved is not None and fingerprint is not None and saved != fingerprint:
+            raise ValueError(f"{self.where}: the checkpoint was trained on other data (same number of samples, "
+                             "different values, order or weights); pass the same X, y and sample weights to "
+                             "continue the run, or fit without resume to start a new one.")
+        if epochs < self.epoch:
+            raise ValueError(f"{self.where}: the checkpoint has already done {self.epoch} epoch(s), but this fit call "
+                             f"asks for {epochs} in total; epochs counts the whole run, so pass epochs >= "
+                             f"{self.epoch}.")
 
     def _set_rng(self, rng: np.random.Generator, state: Any, what: str) -> None:
         expected = type(rng.bit_generator).__name__

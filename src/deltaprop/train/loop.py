@@ -29,7 +29,16 @@ import numpy as np
 
 from ..core.backend import rng_from, xp
 from ..core.types import Array, Seed
-from ..core.validation import check_loss_output, check_positive_int, check_targets, check_X
+from ..core.validation import (
+    check_loss_output,
+    check_number,
+    check_positive_int,
+    check_sample_weight,
+    check_targets,
+    check_X,
+    is_int,
+    is_number,
+)
 from ..nn import losses as losses_mod
 from ..nn import metrics as metrics_mod
 from ..nn.model import Sequential, default_loss
@@ -121,17 +130,20 @@ class Trainer:
         self.loss = losses_mod.get(loss) if loss is not None else (
             model.loss if model.loss is not None else losses_mod.get(default_loss(model)))
         self.opt = optimizers_mod.get(optimizer)
+        _check_optimizer(self.opt, model, lr_schedule, self.epochs)
         check_loss_output(model, self.loss, where="fit")
         self.metric_fns = [metrics_mod.get(m) for m in metrics]
         self.callbacks = _check_callbacks(callbacks)
         self.checkpoint_every = check_positive_int("fit", "checkpoint_every", checkpoint_every)  # type: ignore
         streamed, tables, X, Y, weights, val = _training_data(model, self.loss, X, y, sample_weight, class_weight,
                                                               validation_data, validation_split, preprocess, seed)
+        _check_monitors(self.callbacks, self.loss, self.metric_fns, validation_data, validation_split)
         self.shuffle, self.verbose, self.tol, self.augment = shuffle, verbose, tol, augment
         self.checkpoint, self.on_divergence, self.reducer = checkpoint, on_divergence, reducer
         self._collective, self._rows, self._stop = isinstance(reducer, CollectiveReducer), 0, False
         self.rng = rng_from(seed) if seed is not None else model.rng
         self.resumed = _open_checkpoints(checkpoint, resume, self.rng)
+        self.fingerprint = data_fingerprint(X, Y, weights) if X is not None and (checkpoint or resume) else None
         # from here on the run changes things: the optimizer's schedule, the model's loss, the generator
         if lr_schedule is not None:
             self.opt.set_schedule(lr_schedule)
@@ -197,7 +209,8 @@ class Trainer:
         self.progress = Progress(self.epochs, self.verbose)
         if self.resumed is not None:
             self.epoch, self.steps, self.best, self.stall = self.resumed.restore(
-                model, self.opt, self.rng, self.callbacks, self.history, n_samples=self.source.n, epochs=self.epochs)
+                model, self.opt, self.rng, self.callbacks, self.history, n_samples=self.source.n, epochs=self.epochs,
+                fingerprint=self.fingerprint)
 
     def finish(self) -> None:
         """End the run: close the progress output, the callbacks' ``on_train_end``, release the signals."""
@@ -266,24 +279,25 @@ class Trainer:
             cb.on_batch_begin(epoch.batches)
         model, loss = self.model, self.loss
         a = None  # the outputs, for the metrics (a collective step adds the metrics' global sums itself)
-        if self._collective:
-            value, m = self._collective_step(batch), self._rows
-            if self.halted:
-                return value
-        else:
-            a = model.forward(batch.X, training=True)
-            value, delta, top = model.output_delta(loss, a, batch.Y, batch.w, prepared=True)
-            if not math.isfinite(value):
-                self.divergence.fail(f"the loss became {value} at epoch {self.epoch + 1}, step {self.steps + 1}",
-                                     self.steps)
-                self.halted = True
-                return value
-            model._backward_from(top, delta)
-            m = len(batch.X)
-            if self.reducer is not None:
-                self.reducer.reduce(model, m)
-            epoch.total += value * m if loss.reduction == "mean" else value
-        self.opt.step(model)
+        with model._lock:  # a predict in another thread waits for the step to finish (the layers cache per call)
+            if self._collective:
+                value, m = self._collective_step(batch), self._rows
+                if self.halted:
+                    return value
+            else:
+                a = model.forward(batch.X, training=True)
+                value, delta, top = model.output_delta(loss, a, batch.Y, batch.w, prepared=True)
+                if not math.isfinite(value):
+                    self.divergence.fail(f"the loss became {value} at epoch {self.epoch + 1}, step {self.steps + 1}",
+                                         self.steps)
+                    self.halted = True
+                    return value
+                model._backward_from(top, delta)
+                m = len(batch.X)
+                if self.reducer is not None:
+                    self.reducer.reduce(model, m)
+                epoch.total += value * m if loss.reduction == "mean" else value
+            self.opt.step(model)
         self.steps += 1
         epoch.batches += 1
         if a is not None and self.metric_fns:
@@ -407,7 +421,7 @@ class Trainer:
         save_checkpoint(self.checkpoint, model=self.model, optimizer=self.opt, rng=self.rng,  # type: ignore[arg-type]
                         rng_start=self.rng_start, callbacks=self.callbacks, history=self.history, epoch=epochs_done,
                         epochs=self.epochs, step=self.steps, best=self.best, stall=self.stall, n_samples=self.source.n,
-                        in_progress=in_progress)
+                        in_progress=in_progress, fingerprint=self.fingerprint)
         return True
 
     def _interrupt(self, epochs_done: int, in_progress: dict[str, Any] | None, saved: bool) -> None:
@@ -474,7 +488,7 @@ def _check_options(verbose: Any, on_divergence: Any, tol: Any, augment: Any, lr_
         raise ValueError(f"fit: verbose must be 0 (silent), 1 (progress bar) or 2 (a line per epoch), got {verbose!r}.")
     if on_divergence not in ("raise", "warn"):
         raise ValueError(f"fit: on_divergence must be 'raise' or 'warn', got {on_divergence!r}.")
-    if tol is not None and (isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 <= tol < math.inf):
+    if tol is not None and (not is_number(tol) or not 0 <= tol < math.inf):
         raise ValueError(f"fit: tol must be None or a finite number >= 0 (e.g. 1e-4), got {tol!r}.")
     if augment is not None and not callable(augment):
         raise TypeError(f"fit: augment must be a function augment(X_batch, rng) -> X_batch, got "
@@ -482,6 +496,70 @@ def _check_options(verbose: Any, on_divergence: Any, tol: Any, augment: Any, lr_
     if lr_schedule is not None and not isinstance(lr_schedule, Schedule):
         raise TypeError(f"fit: lr_schedule must be a deltaprop.schedules.Schedule such as StepLR(10), got "
                         f"{type(lr_schedule).__name__}.")
+
+
+def _check_optimizer(opt: optimizers_mod.Optimizer, model: Sequential, lr_schedule: Schedule | None,
+                     epochs: int) -> None:
+    """The optimizer trains no other model, and every rate a schedule will give over the run (all but
+    ReduceLROnPlateau, which depends on the losses) is checked now, on a copy, before the first step."""
+    import copy
+
+    from ..optim.schedules import ReduceLROnPlateau
+
+    opt.check_model(model, where="fit")
+    schedule = lr_schedule if lr_schedule is not None else opt.schedule
+    if schedule is None or isinstance(schedule, ReduceLROnPlateau):
+        return
+    trial = copy.deepcopy(schedule)
+    trial.start(opt.base_lr)
+    for epoch in range(min(epochs, 100_000)):
+        lr = trial.lr_at(epoch)
+        if not (isinstance(lr, (int, float)) and 0.0 <= lr < math.inf):
+            raise ValueError(f"fit: the schedule {schedule!r} gives the learning rate {lr!r} at epoch {epoch + 1} "
+                             f"(base lr {opt.base_lr:g}); a rate must be a finite number >= 0. Fix the schedule's "
+                             "settings (e.g. eta_min >= 0, gamma > 0).")
+
+
+def _logged_keys(loss: losses_mod.Loss, metric_fns: Sequence[tuple[str, Any]], validation: bool) -> list[str]:
+    """The keys each epoch's logs will hold: loss, the metrics, their val_ versions and lr."""
+    keys = ["loss", *(name for name, _ in metric_fns)]
+    return [*keys, *(f"val_{k}" for k in keys if validation), "lr"]
+
+
+def _check_monitors(callbacks: Sequence[Callback], loss: losses_mod.Loss, metric_fns: Sequence[tuple[str, Any]],
+                    validation_data: Any, validation_split: Any) -> None:
+    """Each callback checks the keys the logs will hold (EarlyStopping's monitor), before anything changes."""
+    logged = _logged_keys(loss, metric_fns, validation_data is not None or bool(validation_split))
+    for j, cb in enumerate(callbacks):
+        cb.check_fit(logged, open_ended=any(_may_add_logs(c) for c in callbacks[:j]))
+
+
+def _may_add_logs(cb: Callback) -> bool:
+    """Whether a callback may write keys of its own into the logs: one with an ``on_epoch_end`` of the user's
+    (a LambdaCallback given one, or a class of the user's that overrides it); deltaprop's own add none."""
+    from .callbacks import LambdaCallback
+
+    if isinstance(cb, LambdaCallback):
+        return "on_epoch_end" in vars(cb)
+    return type(cb).on_epoch_end is not Callback.on_epoch_end and not type(cb).__module__.startswith("deltaprop.")
+
+
+def data_fingerprint(X: Array, Y: Array, weights: Array | None) -> str:
+    """A BLAKE2b digest of the training data (shapes, dtypes and bytes): a checkpoint stores it and resume
+    refuses other data of the same size. One pass over the data, only when checkpointing."""
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=16)
+    for arr in (X, Y, weights):
+        if arr is None:
+            h.update(b"none")
+            continue
+        h.update(f"{arr.shape}{arr.dtype.str}".encode())
+        a = np.ascontiguousarray(arr)
+        step = max(1, (1 << 24) // max(1, a.itemsize * (a.size // max(1, len(a)))))  # about 16 MB at a time
+        for start in range(0, len(a), step):
+            h.update(memoryview(a[start:start + step]).cast("B"))
+    return h.hexdigest()
 
 
 def _check_callbacks(callbacks: Sequence[Callback]) -> list[Callback]:
@@ -496,9 +574,10 @@ def _prepare_data(model: Sequential, loss: losses_mod.Loss, X: Any, y: Any, samp
                   validation_data: Any, validation_split: float
                   ) -> tuple[Array, Array, Array | None, Any]:
     """X and targets in the model's dtype, the per-sample weights, and the checked validation data."""
+    validation_split = check_number("fit", "validation_split", validation_split)  # a number; the range below
     X = check_X(X, dtype=model.dtype, n_features=model.n_inputs, where="fit")
     Y = prepare_targets(model, loss, y, len(X), where="fit")
-    weights = _sample_weights(sample_weight, class_weight, y, len(X))
+    weights = _sample_weights(model, loss, sample_weight, class_weight, Y)
     if validation_data is not None and validation_split:
         raise ValueError("fit: pass validation_data or validation_split, not both.")
     val: tuple[Array, Array] | None = None
@@ -575,6 +654,7 @@ def _streamed_data(model: Sequential, loss: losses_mod.Loss, X: Any, y: Any, sam
         raise ValueError("fit: streamed data (memory-mapped, Dask, chunks) goes to the network as it is: a "
                          "preprocessor would need every row in memory. Encode the data beforehand (e.g. "
                          "Preprocessor().fit(sample).transform per chunk) and pass preprocess=False.")
+    validation_split = check_number("fit", "validation_split", validation_split)
     if validation_data is not None and validation_split:
         raise ValueError("fit: pass validation_data or validation_split, not both.")
     if validation_split and not 0 < validation_split < 1:
@@ -586,7 +666,8 @@ def _streamed_data(model: Sequential, loss: losses_mod.Loss, X: Any, y: Any, sam
         if not isinstance(X, np.memmap):
             raise ValueError("fit: sample_weight and class_weight need X and y as arrays (in memory or memory-mapped); "
                              "chunks and Dask arrays take none.")
-        weights = _sample_weights(sample_weight, class_weight, y, len(X))
+        weights = _sample_weights(model, loss, sample_weight, class_weight,
+                                  prepare_targets(model, loss, np.asarray(y), len(X), where="fit"))
     return _Streamed(model, loss, X, y, weights, validation_data, validation_split)
 
 
@@ -632,24 +713,39 @@ def prepare_targets(model: Sequential, loss: losses_mod.Loss, y: Any, n: int, *,
     return check_targets(model, loss, y, n, where=where)
 
 
-def _sample_weights(sample_weight: Any, class_weight: Any, y: Any, n: int) -> Array | None:
-    w = None
-    if sample_weight is not None:
-        w = np.asarray(sample_weight, dtype=np.float64)
-        if w.shape != (n,):
-            raise ValueError(f"fit: sample_weight must have shape ({n},), one weight per sample, got {w.shape}.")
-        if not np.isfinite(w).all() or (w < 0).any():
-            raise ValueError("fit: sample_weight must be finite and non-negative.")
-    if class_weight is not None:
-        y_arr = np.asarray(y)
-        labels = y_arr.argmax(axis=1) if y_arr.ndim == 2 and y_arr.shape[1] > 1 else y_arr.reshape(-1)
-        classes, counts = np.unique(labels, return_counts=True)
-        if class_weight == "balanced":
-            table = {c: n / (len(classes) * k) for c, k in zip(classes.tolist(), counts.tolist())}
-        elif isinstance(class_weight, dict):
-            table = {c: float(class_weight.get(c, 1.0)) for c in classes.tolist()}
-        else:
-            raise ValueError(f"fit: class_weight must be a dict {{label: weight}} or 'balanced', got {class_weight!r}.")
-        cw = xp.asarray([table[c] for c in labels.tolist()], dtype=np.float64)
-        w = cw if w is None else w * cw
-    return w
+def _sample_weights(model: Sequential, loss: losses_mod.Loss, sample_weight: Any, class_weight: Any,
+                    Y: Array) -> Array | None:
+    """Per-sample weights: ``sample_weight`` times the weight of each sample's class, both checked strictly
+    (finite; sample weights >= 0, class weights > 0; class keys must be classes of the network)."""
+    n = len(Y)
+    w = check_sample_weight(sample_weight, n, where="fit")
+    if class_weight is None:
+        return w
+    from ..nn.losses import BinaryCrossEntropy, CategoricalCrossEntropy
+
+    if not isinstance(loss, (BinaryCrossEntropy, CategoricalCrossEntropy)) or (
+            isinstance(loss, BinaryCrossEntropy) and Y.shape[1] != 1):
+        raise ValueError(f"fit: class_weight applies to classification with one class per sample (a softmax or a "
+                         f"single sigmoid output with a cross-entropy loss), not to loss {loss.name} with "
+                         f"{Y.shape[1]} output(s); weight samples with sample_weight instead.")
+    hard = np.isin(Y, (0, 1)).all() and (Y.shape[1] == 1 or (Y.sum(axis=1) == 1).all())
+    if not hard:
+        raise ValueError("fit: class_weight needs hard class labels (integer labels, one-hot rows or 0/1), but y "
+                         "holds soft or multi-hot targets; weight samples with sample_weight instead.")
+    k = max(2, Y.shape[1])
+    labels = Y[:, 0].astype(np.intp) if Y.shape[1] == 1 else Y.argmax(axis=1)
+    if isinstance(class_weight, str) and class_weight == "balanced":
+        counts = np.bincount(labels, minlength=k)
+        present = np.count_nonzero(counts)
+        table = np.where(counts > 0, n / (present * np.maximum(counts, 1)), 1.0)
+    elif isinstance(class_weight, dict):
+        table = xp.ones(k)
+        for key, value in class_weight.items():
+            if not is_int(key) or not 0 <= key < k:
+                raise ValueError(f"fit: class_weight has the key {key!r}, but the network's classes are the labels "
+                                 f"0..{k - 1}; use those as keys.")
+            table[int(key)] = check_number("fit", f"class_weight[{key!r}]", value, low=0, low_open=True)
+    else:
+        raise ValueError(f"fit: class_weight must be a dict {{label: weight}} or 'balanced', got {class_weight!r}.")
+    cw = table[labels]
+    return cw if w is None else w * cw
