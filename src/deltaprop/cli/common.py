@@ -19,7 +19,49 @@ def load_model(path: str) -> tuple[Any, dict[str, Any]]:
         raise FileNotFoundError(f"no such model file {path!r}.")
     model = load(path)
     user = read_metadata(path).get("user")
-    return model, user if isinstance(user, dict) else {}
+    user = user if isinstance(user, dict) else {}
+    check_user_metadata(model, user, where=f"load {path!r}")
+    return model, user
+
+
+def check_user_metadata(model: Any, user: dict[str, Any], *, where: str) -> None:
+    """The metadata ``train --out`` stores, checked against the network it describes: class and feature
+    names, the input standardisation and the image shape must fit, or the file is refused (ModelFileError)
+    here rather than failing with an IndexError at predict or broadcasting silently."""
+    from ..io.model_file import ModelFileError
+
+    def fail(what: str) -> None:
+        raise ModelFileError(f"{where}: the metadata's {what}; the file is damaged or was edited.")
+
+    def strings(key: str, n: tuple[int, ...]) -> None:
+        v = user.get(key)
+        if v is not None and not (isinstance(v, list) and all(isinstance(s, str) for s in v) and len(v) in n):
+            fail(f"{key!r} must be a list of {' or '.join(map(str, n))} names for this network, got {v!r:.100}")
+
+    k = model.n_outputs
+    strings("classes", (2,) if k == 1 else (k,))
+    strings("feature_names", (model.n_inputs,))
+    if user.get("classes") is not None and len(set(user["classes"])) != len(user["classes"]):
+        fail("'classes' holds a name twice")
+    for key in ("input_mean", "input_std"):
+        v = user.get(key)
+        ok = v is None or (isinstance(v, list) and len(v) == model.n_inputs
+                           and all(isinstance(x, (int, float)) and not isinstance(x, bool) and np.isfinite(x)
+                                   for x in v))
+        if not ok:
+            fail(f"{key!r} must be null or {model.n_inputs} finite numbers (one per input), got {v!r:.100}")
+    if (user.get("input_mean") is None) != (user.get("input_std") is None):
+        fail("'input_mean' and 'input_std' must be given together")
+    if user.get("input_std") is not None and min(user["input_std"]) <= 0:
+        fail("'input_std' must be positive")
+    shape = user.get("image_shape")
+    if shape is not None and not (isinstance(shape, list) and len(shape) == 2
+                                  and all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)
+                                  and shape[0] * shape[1] == model.n_inputs):
+        fail(f"'image_shape' must be [rows, cols] with rows·cols = {model.n_inputs} inputs, got {shape!r:.100}")
+    for key in ("target", "data"):
+        if user.get(key) is not None and not isinstance(user[key], str):
+            fail(f"{key!r} must be a string or null, got {user[key]!r:.100}")
 
 
 def model_data(spec: str, meta: dict[str, Any], *, target: str | None, need_target: bool, part: str,

@@ -40,6 +40,10 @@ from typing import Any
 import numpy as np
 
 from ..core.types import Array
+from ..datasets.targets import MAX_AUTO_CLASSES, TASKS
+
+__all__ = ["MAX_AUTO_CLASSES", "SETTINGS", "TABLES", "TASKS", "Data", "load_config", "load_data", "merge",
+           "parse_layers"]
 
 #: every setting of ``deltaprop train``: name → (accepted types, default)
 SETTINGS: dict[str, tuple[tuple[type, ...], Any]] = {
@@ -174,8 +178,6 @@ class Data:
         return 1 if self.y is None or self.y.ndim == 1 else self.y.shape[1]
 
 
-TASKS = ("auto", "classification", "regression")
-MAX_AUTO_CLASSES = 20
 
 
 def load_data(spec: str, *, target: str | None = None, n_samples: int | None = None, noise: float | None = None,
@@ -192,21 +194,21 @@ def load_data(spec: str, *, target: str | None = None, n_samples: int | None = N
     ``need_target=False`` the file may lack the target column (for predict). Rows whose target is
     missing are dropped with a warning, or refused with ``strict``.
 
-    ``task="auto"`` makes class names and integer labels (at most 20 distinct values) a
-    classification and other numbers a regression; "classification" or "regression" decides."""
+    The target follows one rule for every source (``datasets.targets.classify_target``): with
+    ``task="auto"``, class names and integer labels with at most 20 distinct values are classes and
+    other numbers a regression; "classification" or "regression" decides; an ID-like target (every
+    value different) is refused."""
+    from ..datasets.targets import classify_target, encode_like
+
     if task not in TASKS:
         raise ValueError(f"data: task must be one of {', '.join(TASKS)}, got {task!r}.")
     table_options = {"drop": list(drop or ()), "delimiter": delimiter, "strict": strict}
     data = _load(spec, target, n_samples, noise, seed, features, need_target, table_options)
-    if data.y is not None and task == "regression" and data.classes is not None:
-        data.y, data.classes = data.y.astype(np.float64), None
-    elif data.y is not None and data.classes is None and task != "regression" and data.y.ndim == 1:
-        values = np.unique(data.y)
-        integral = bool(np.all(values == np.round(values)))
-        if task == "classification" or (integral and len(values) <= MAX_AUTO_CLASSES):
-            codes = np.searchsorted(values, data.y)
-            data.classes = [f"{v:g}" for v in values]
-            data.y = codes.astype(np.intp)
+    if data.y is not None:
+        data.y, data.classes = classify_target(data.y, task=task, source=data.source, names=data.classes)
+        if data.y_test is not None:
+            data.y_test = (encode_like(data.y_test, data.classes, source=data.source) if data.classes is not None
+                           else data.y_test.astype(np.float64))
     if hasattr(data.X, "_read") and hasattr(data.X._read, "labels"):  # Parquet row groups: the labels as decided
         data.X._read.labels = data.y
     return data
@@ -265,16 +267,13 @@ def _arrays(source: str, X: Array, y: Array | None) -> Data:
         raise ValueError(f"data: {source}: X must be (n, features) or (n, rows, cols) images, got shape {X.shape}.")
     if y is None:
         return Data(X=X, y=None, source=source, image_shape=image_shape)
-    classes = None
-    if np.issubdtype(y.dtype, np.integer) or y.dtype == bool:
-        y = y.reshape(-1).astype(np.intp) if y.ndim == 2 and y.shape[1] == 1 else y.astype(np.intp)
-    elif y.ndim == 2 and y.shape[1] == 1 and np.isin(y, (0.0, 1.0)).all():  # a 0/1 column: binary labels
-        y = y[:, 0].astype(np.intp)
-    if y.ndim == 1 and np.issubdtype(y.dtype, np.integer):
-        if y.min() < 0:
-            raise ValueError(f"data: {source}: class labels must be 0..k-1, got a minimum of {y.min()}.")
-        classes = [str(c) for c in range(max(int(y.max()) + 1, 2))]
-    return Data(X=X, y=y, source=source, classes=classes, image_shape=image_shape)
+    if y.dtype.kind not in "biuf":
+        raise ValueError(f"data: {source}: y must hold numbers, got dtype {y.dtype}; encode the labels as integers.")
+    if len(y) != len(X):
+        raise ValueError(f"data: {source}: X has {len(X)} rows but y has {len(y)}; they must have one row each.")
+    if y.ndim == 2 and y.shape[1] == 1:  # a column: one target (classes or values, decided by load_data)
+        y = y[:, 0]
+    return Data(X=X, y=y, source=source, image_shape=image_shape)
 
 
 def _images(source: str, Xtr: Array, ytr: Array, Xte: Array, yte: Array, *, side: int) -> Data:

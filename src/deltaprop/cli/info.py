@@ -46,7 +46,9 @@ def run(args: argparse.Namespace) -> int:
         if final:
             print("final logs: " + ", ".join(f"{k}={v:.4g}" for k, v in final.items()))
     user = meta.get("user")
-    if user:
+    if user is not None and not isinstance(user, dict):  # model.save(path, metadata=[...]) stores any plain data
+        print("metadata: " + json.dumps(user, ensure_ascii=False))
+    elif user:
         shown = {k: v for k, v in user.items() if v is not None and k not in ("input_mean", "input_std")}
         print("metadata: " + json.dumps(shown, ensure_ascii=False))
         if user.get("input_mean") is not None:

@@ -13,6 +13,7 @@ central differences an absolute noise of about ε_machine·|L|/ε. When both gra
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -55,19 +56,37 @@ def relative_error(numeric: Array, analytic: Array, *, noise: float = 0.0) -> fl
     return float(np.linalg.norm(numeric - analytic)) / (n_num + n_ana)
 
 
+def cost(model: Sequential, n_samples: int, *, params: Sequence[str] | None = None,
+         max_entries: int | None = None) -> int:
+    """The number of forward passes a gradcheck will make: two per parameter entry checked (central
+    differences), each over ``n_samples`` rows. Multiply by the time of one forward pass for an estimate."""
+    sizes = _checked_entries(model, params, max_entries, where="gradcheck")
+    return 2 * sum(sizes.values())
+
+
 def gradcheck(model: Sequential, loss: str | losses_mod.Loss, X: Any, y: Any, *, eps: float = 1e-6,
-              sample_weight: Any = None, fused: bool = True) -> GradcheckResult:
+              sample_weight: Any = None, fused: bool = True, params: Sequence[str] | None = None,
+              max_entries: int | None = None, seed: int = 0,
+              progress: Callable[[int, int], None] | None = None) -> GradcheckResult:
     """Compare backprop's ∂L/∂w with central finite differences for every parameter of ``model``.
 
     ``fused=True`` uses the same output delta as training (fused for softmax/sigmoid +
-    cross-entropy); ``fused=False`` always goes through ``loss.grad`` and every layer's backward."""
+    cross-entropy); ``fused=False`` always goes through ``loss.grad`` and every layer's backward.
+
+    The check costs two forward passes per parameter entry (``cost``): on a big network, ``params``
+    (keys such as ``["0.W", "2.b"]``) checks only some parameters, and ``max_entries`` at most that many
+    entries of each (drawn with ``seed``; the others are compared as equal). ``progress(done, total)``
+    is called after each entry."""
+    from ..core.validation import check_number, check_sample_weight, check_X
     from ..train.loop import prepare_targets
 
+    eps = check_number("gradcheck", "eps", eps, low=0, low_open=True)
     loss_obj = losses_mod.get(loss)
+    sizes = _checked_entries(model, params, max_entries, where="gradcheck")
     net = model.astype(np.float64)
-    Xd = np.asarray(X, dtype=np.float64)
+    Xd = check_X(X, dtype=np.dtype(np.float64), n_features=net.n_inputs, where="gradcheck")
     Y = prepare_targets(net, loss_obj, y, len(Xd), where="gradcheck")
-    w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    w = check_sample_weight(sample_weight, len(Xd), where="gradcheck")
 
     ext = _extended_precision_copy(net)
     Xe, Ye = Xd.astype(ext.dtype), Y.astype(ext.dtype)
@@ -86,20 +105,50 @@ def gradcheck(model: Sequential, loss: str | losses_mod.Loss, X: Any, y: Any, *,
     analytic = {k: g.copy() for k, g in net.gradients().items()}
 
     numeric: dict[str, Array] = {}
+    rng = np.random.default_rng(seed)
+    total, done = sum(sizes.values()), 0
     for key, p in ext.parameters().items():
-        g = np.empty_like(p)
-        for idx in np.ndindex(p.shape):
-            old = p[idx]
-            p[idx] = old + eps
+        if key not in sizes:
+            continue
+        g = analytic[key].astype(ext.dtype)  # entries not drawn count as equal
+        flat = p.reshape(-1)
+        chosen = range(p.size) if sizes[key] == p.size else np.sort(rng.choice(p.size, sizes[key], replace=False))
+        for i in chosen:
+            old = flat[i]
+            flat[i] = old + eps
             up = loss_value()
-            p[idx] = old - eps
+            flat[i] = old - eps
             down = loss_value()
-            p[idx] = old
-            g[idx] = (up - down) / (2 * eps)
+            flat[i] = old
+            g.reshape(-1)[i] = (up - down) / (2 * eps)
+            done += 1
+            if progress is not None:
+                progress(done, total)
         numeric[key] = g.astype(np.float64)
+    analytic = {k: v for k, v in analytic.items() if k in sizes}
     noise = 100 * float(np.finfo(ext.dtype).eps) * max(1.0, abs(float(loss_at_w))) / eps
     errors = {k: relative_error(numeric[k], analytic[k], noise=noise * np.sqrt(analytic[k].size)) for k in analytic}
     return GradcheckResult(errors, analytic, numeric)
+
+
+def _checked_entries(model: Sequential, params: Sequence[str] | None, max_entries: int | None, *,
+                     where: str) -> dict[str, int]:
+    """{parameter key: entries to check}, after checking ``params`` and ``max_entries``."""
+    from ..core.validation import check_number
+
+    sizes = {k: p.size for k, p in model.parameters().items()}
+    if params is not None:
+        if isinstance(params, str):
+            params = [params]
+        unknown = [k for k in params if k not in sizes]
+        if unknown or not params:
+            raise ValueError(f"{where}: params must name some of the model's parameters ({', '.join(sizes)}), got "
+                             f"{list(params)!r}.")
+        sizes = {k: v for k, v in sizes.items() if k in params}
+    if max_entries is not None:
+        limit = check_number(where, "max_entries", max_entries, low=0, low_open=True, integer=True)
+        sizes = {k: min(v, limit) for k, v in sizes.items()}
+    return sizes
 
 
 def _extended_precision_copy(net: Sequential) -> Sequential:
