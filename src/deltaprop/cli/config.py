@@ -32,6 +32,7 @@ import difflib
 import os
 import sys
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -298,10 +299,12 @@ def _table(path: Path, target: str | None, features: list[str] | None, need_targ
 def _npz(path: Path) -> Data:
     from ..datasets import load_npz_mnist
     from ..datasets.large import open_npz
+    from ..datasets.npz import check_archive
 
+    check_archive(path, "data")  # damaged, truncated, or compressed members that unpack beyond the limit
     try:
         arrays = open_npz(path)  # members stored without compression are memory-mapped, not read
-    except (ValueError, OSError, zipfile.BadZipFile) as err:
+    except (ValueError, OSError, EOFError, zlib.error, zipfile.BadZipFile) as err:
         raise ValueError(f"data: {path.name} is not a readable .npz file ({err}).") from None
     keys = set(arrays)
     if {"X", "y"} <= keys:
@@ -364,7 +367,9 @@ def _parquet(path: Path, target: str | None, features: list[str] | None, need_ta
 
 
 def _is_uint8(path: Path) -> bool:
-    with np.load(path, allow_pickle=False) as f:
+    from ..datasets.npz import open_npz
+
+    with open_npz(path, "data") as f:
         key = "images" if "images" in f.files else "x_train"
         return bool(f[key].dtype == np.uint8)
 

@@ -230,7 +230,9 @@ def load_npz_mnist(path: str | os.PathLike[str], *, n_train: int | None = None, 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"load_npz_mnist: no such file {str(path)!r}.")
-    with np.load(path, allow_pickle=False) as data:
+    from .npz import open_npz
+
+    with open_npz(path, "load_npz_mnist") as data:
         keys = set(data.files)
         if {"x_train", "y_train", "x_test", "y_test"} <= keys:
             parts = [data[k] for k in ("x_train", "y_train", "x_test", "y_test")]

@@ -38,6 +38,10 @@ TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 DELIMITERS = {",": ",", ";": ";", "tab": "\t", "\\t": "\t", "\t": "\t", "|": "|"}
 _SNIFF_BYTES = 64 * 1024
+#: the largest table text ``read_table`` takes (256 MiB, after decompression for .gz files); larger files are
+#: refused from their size before they are read. Raise it (``deltaprop.datasets.tabular.MAX_TABLE_BYTES = ...``)
+#: for a bigger file: a table's cells are kept as text for the Preprocessor, about 25 bytes of memory per byte.
+MAX_TABLE_BYTES = 2**28
 @dataclass
 class Table:
     """A loaded CSV: ``X`` (n, n_features) float, ``y`` (n,), the column names, and for a class
@@ -99,9 +103,11 @@ def read_table(path: str | os.PathLike[str], *, delimiter: str | None = None,
     suffix = table_suffix(path) or path.suffix.lower()
     opener: Any = gzip.open if suffix.endswith(".gz") else open
     enc = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    _check_table_size(path.stat().st_size, path.name)
     try:
         with opener(path, "rt", newline="", encoding=enc) as f:
-            text = f.read()
+            text = f.read(MAX_TABLE_BYTES + 1)  # a .gz file's text is only known as it is read: never more
+        _check_table_size(len(text), path.name, unpacked=suffix.endswith(".gz"))
     except (OSError, EOFError) as err:
         if suffix.endswith(".gz"):
             raise ValueError(f"read_table: {path.name} is not a readable gzip file ({err}).") from None
@@ -111,7 +117,13 @@ def read_table(path: str | os.PathLike[str], *, delimiter: str | None = None,
                          "save it as UTF-8 or pass its encoding.") from None
     if delimiter is None:
         delimiter = "\t" if suffix.startswith(".tsv") else sniff_delimiter(text)
-    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    try:
+        rows = list(reader)
+    except csv.Error as err:  # a field over the csv module's 128 KB limit, a NUL byte: one error naming the line
+        raise ValueError(f"load_csv: {path.name} line {reader.line_num} cannot be read as CSV ({err}); a field over "
+                         f"{csv.field_size_limit():,} characters is not a table cell (a wrong delimiter or an "
+                         "unclosed quote is the usual cause).") from None
     if not rows or not any(cell.strip() for cell in rows[0]):
         raise ValueError(f"load_csv: {path.name} is empty; expected a header row of column names.")
     header = [h.strip() for h in rows[0]]
@@ -131,6 +143,14 @@ def read_table(path: str | os.PathLike[str], *, delimiter: str | None = None,
             raise ValueError(f"load_csv: {path.name} line {line} has {len(row)} fields but the header has "
                              f"{len(header)}; check the delimiter (delimiter={delimiter!r}) and quoting.")
     return header, body, delimiter
+
+
+def _check_table_size(size: int, name: str, *, unpacked: bool = False) -> None:
+    if size > MAX_TABLE_BYTES:
+        what = "unpacks to more than" if unpacked else f"has {size:,} bytes, more than"
+        raise ValueError(f"load_csv: {name} {what} the limit of {MAX_TABLE_BYTES:,} bytes "
+                         "(deltaprop.datasets.tabular.MAX_TABLE_BYTES); save the numbers as .npz (arrays X and y), "
+                         "or raise the limit if the machine has about 25 times the file's size in memory.")
 
 
 def sniff_delimiter(text: str) -> str:
@@ -328,4 +348,7 @@ def _target(raw: list[str], name: str, classification: bool | None, file: str,
     # numeric class labels sort as numbers (2 before 10), names alphabetically
     values = numeric if numeric is not None else np.array(raw, dtype=str)
     classes, y = np.unique(values, return_inverse=True)
+    from .targets import check_class_count
+
+    check_class_count(len(classes), len(y), "classification", file, text=numeric is None)  # an ID is no target
     return y.astype(np.intp).reshape(-1), classes

@@ -47,7 +47,7 @@ def classify_target(y: Any, *, task: str = "auto", source: str, names: list[str]
         if task == "regression":
             raise ValueError(f"data: {source}: the target holds text ({', '.join(names[:3])}, …), which cannot be "
                              "regressed; pass --task classification, or a numeric target column.")
-        _check_count(len(names), n, task, source, text=True)
+        check_class_count(len(names), n, task, source, text=True)
         return y.astype(np.intp), list(names)
     if y.ndim != 1 or task == "regression" or not n:
         return y.astype(np.float64) if y.dtype.kind == "b" else y, None
@@ -55,9 +55,9 @@ def classify_target(y: Any, *, task: str = "auto", source: str, names: list[str]
     integral = bool(np.all(np.isfinite(values)) and np.all(values == np.round(values)))
     if task == "auto" and not (integral and len(values) <= MAX_AUTO_CLASSES):
         if integral and len(values) == n and n > MAX_AUTO_CLASSES:
-            _check_count(len(values), n, task, source, text=False)
+            check_class_count(len(values), n, task, source, text=False)
         return y.astype(np.float64), None
-    _check_count(len(values), n, task, source, text=False)
+    check_class_count(len(values), n, task, source, text=False)
     return np.searchsorted(values, y).astype(np.intp), class_names(values)
 
 
@@ -73,7 +73,9 @@ def encode_like(y: Any, classes: list[str], *, source: str) -> Array:
     return table[np.searchsorted(values, y)]
 
 
-def _check_count(k: int, n: int, task: str, source: str, *, text: bool) -> None:
+def check_class_count(k: int, n: int, task: str, source: str, *, text: bool) -> None:
+    """Refuse an ID-like target (all n > 20 values distinct) and, with ``task="auto"``, text with more than
+    ``MAX_AUTO_CLASSES`` distinct values."""
     if k == n and n > MAX_AUTO_CLASSES:
         raise ValueError(f"data: {source}: every one of the {n:,} rows has a target value of its own; that is an ID "
                          "column, not something to predict (a classifier would get one class per row). Choose the "

@@ -35,9 +35,16 @@ def or_gate() -> tuple[Array, Array]:
     return GATE_X.copy(), np.array([[0.0], [1.0], [1.0], [1.0]])
 
 
+#: the most samples a toy data set draws (10 million 2-D points are 160 MB); checked before allocating
+MAX_TOY_SAMPLES = 10_000_000
+
+
 def _check(where: str, n: int, noise: float, *, minimum: int = 2) -> None:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < minimum:
         raise ValueError(f"{where}: n must be an int >= {minimum}, got {n!r}.")
+    if n > MAX_TOY_SAMPLES:
+        raise ValueError(f"{where}: n = {n:,} samples is more than the {MAX_TOY_SAMPLES:,} a toy data set draws "
+                         "(deltaprop.datasets.toy.MAX_TOY_SAMPLES); a few thousand points show the same picture.")
     if isinstance(noise, bool) or not isinstance(noise, (int, float, np.floating)) or not noise >= 0:
         raise ValueError(f"{where}: noise must be a number >= 0 (the standard deviation), got {noise!r}.")
 

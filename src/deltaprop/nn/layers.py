@@ -18,6 +18,11 @@ from ..optim import fused as _fused
 from . import activations as act
 from . import init as initializers
 
+#: the most bytes one Dense layer's weights may take (4 GiB, the largest model file deltaprop reads);
+#: checked before anything is allocated. Raise it (``deltaprop.nn.layers.MAX_LAYER_BYTES = ...``) on a
+#: machine with the memory for a bigger layer.
+MAX_LAYER_BYTES = 2**32
+
 
 class Layer:
     """Base class: a stage of the network with no parameters unless it says otherwise."""
@@ -96,6 +101,12 @@ class Dense(Layer):
                 raise ValueError(f"Dense: {name} must be a positive int, got {value!r}.")
         self.n_in, self.n_out = int(n_in), int(n_out)
         self.dtype = as_dtype(dtype)
+        need = self.n_in * self.n_out * self.dtype.itemsize
+        if need > MAX_LAYER_BYTES:  # estimated before allocating W, dW and an optimizer's moments
+            raise ValueError(f"Dense({self.n_in}, {self.n_out}): its weights would need {need / 1e9:,.1f} GB "
+                             f"({self.dtype}), more than the limit of {MAX_LAYER_BYTES / 1e9:.1f} GB "
+                             "(deltaprop.nn.layers.MAX_LAYER_BYTES); use fewer units, or raise the limit on a machine "
+                             "with several times that memory (gradients and optimizer moments are as big again).")
         rng = rng_from(seed)
         self._W = self._initial("init", init, (self.n_out, self.n_in), rng)
         self._b = self._initial("bias_init", bias_init, (self.n_out,), rng)

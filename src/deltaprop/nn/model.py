@@ -468,6 +468,12 @@ def mlp(sizes: Sequence[int], *, activation: str = "tanh",
     if len(sizes) < 2 or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in sizes):
         raise ValueError(f"mlp: sizes must list at least two positive ints (inputs, ..., outputs), got {sizes!r}.")
     n_dense = len(sizes) - 1
+    from .layers import MAX_LAYER_BYTES
+
+    need = sum(int(a) * int(b) for a, b in zip(sizes[:-1], sizes[1:])) * as_dtype(dtype).itemsize
+    if need > MAX_LAYER_BYTES:  # estimated before any layer is allocated
+        raise ValueError(f"mlp: the weights of {sizes} would need {need / 1e9:,.1f} GB, more than the limit of "
+                         f"{MAX_LAYER_BYTES / 1e9:.1f} GB (deltaprop.nn.layers.MAX_LAYER_BYTES); use fewer units.")
     rngs = spawn_seeds(seed, 2 * n_dense + 1)
     hidden_act = activation
     if init is None:
