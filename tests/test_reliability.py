@@ -180,3 +180,293 @@ def test_every_cli_text_output_is_atomic_and_keeps_its_mode(trained: Path, capsy
     os.chmod(trained / name, 0o600)
     assert _cli(capsys, *argv)[0] == 0
     assert stat.S_IMODE((trained / name).stat().st_mode) == 0o600
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. No silent wrong numbers
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("rows", ["multi-hot", "all-zero", "unnormalised", "soft", "one-hot"])
+def test_softmax_cross_entropy_gradient_is_exact_for_every_accepted_target(rows: str) -> None:
+    from deltaprop.teach.gradcheck import gradcheck
+
+    rng = np.random.default_rng(0)
+    Y = {"multi-hot": [[1, 1, 0], [0, 1, 1], [1, 0, 1], [1, 1, 1]],
+         "all-zero": [[0, 0, 0], [1, 0, 0], [0, 0, 0], [0, 1, 0]],
+         "unnormalised": [[0.5, 0.2, 0.1], [0.9, 0.9, 0.0], [0.1, 0.1, 0.1], [0.0, 0.3, 0.3]],
+         "soft": [[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [1 / 3, 1 / 3, 1 / 3], [0.0, 0.5, 0.5]],
+         "one-hot": [[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 0, 0]]}[rows]
+    model = dp.mlp([2, 5, 3], output_activation="softmax", seed=0, dtype="float64")
+    X = rng.standard_normal((4, 2))
+    result = gradcheck(model, "categorical_crossentropy", X, np.array(Y, dtype=float))
+    assert result.passed(1e-7), result.table()
+    model.fit(X, np.array(Y, dtype=float), epochs=2, optimizer=dp.SGD(lr=0.1))  # accepted, and finite
+    assert all(np.isfinite(p).all() for p in model.parameters().values())
+
+
+def test_a_layer_belongs_to_one_network() -> None:
+    dense = dp.Dense(2, 3, seed=0)
+    first = dp.Sequential([dense, dp.Tanh(), dp.Dense(3, 1, seed=1)])
+    W = dense.W.copy()
+    with pytest.raises(ValueError, match=r"layers\[0\] \(Dense\(2, 3\)\) already belongs to another Sequential"):
+        dp.Sequential([dense, dp.Sigmoid()])
+    with pytest.raises(ValueError, match=r"layers\[2\] \(Dense\(3, 3\)\) appears twice"):
+        twice = dp.Dense(3, 3)
+        dp.Sequential([dp.Dense(2, 3), twice, twice])
+    copied = dp.Sequential(first.copy().layers)  # an independent copy may be reused
+    np.testing.assert_array_equal(first.layers[0].W, W)
+    assert copied.layers[0] is not dense
+    relu = dp.ReLU()  # one activation instance given to mlp becomes one per layer
+    deep = dp.mlp([2, 4, 4, 1], activation=relu)
+    assert len({id(layer) for layer in deep.layers}) == len(deep.layers)
+
+
+def test_an_optimizer_is_bound_to_one_model() -> None:
+    X, y = np.random.default_rng(0).standard_normal((16, 2)), np.arange(16) % 2
+    a, b = dp.mlp([2, 4, 1], output_activation="sigmoid", seed=0), dp.mlp([2, 4, 1], output_activation="sigmoid", seed=1)
+    opt = dp.Adam(lr=0.01)
+    a.fit(X, y, optimizer=opt, epochs=2)
+    before = b.get_weights()
+    with pytest.raises(ValueError, match="this Adam already trains another model.*call .reset"):
+        b.fit(X, y, optimizer=opt, epochs=1)
+    with pytest.raises(ValueError, match="already trains another model"):
+        b.train_on_batch(X, y, optimizer=opt)
+    assert all(np.array_equal(v, b.get_weights()[k]) for k, v in before.items())
+    opt.reset()
+    b.fit(X, y, optimizer=opt, epochs=1)
+    fresh = dp.mlp([2, 4, 1], output_activation="sigmoid", seed=1)
+    fresh.fit(X, y, optimizer=dp.Adam(lr=0.01), epochs=1)  # the reset optimizer carried nothing over
+    assert all(np.array_equal(v, fresh.get_weights()[k]) for k, v in b.get_weights().items())
+
+
+@pytest.mark.parametrize(("class_weight", "words"), [
+    ({0: -1.0}, r"class_weight\[0\] must be a positive number"),
+    ({0: 0.0}, r"class_weight\[0\] must be a positive number"),
+    ({0: float("nan")}, r"class_weight\[0\] must be a positive number"),
+    ({1: float("inf")}, r"class_weight\[1\] must be a positive number"),
+    ({7: 2.0}, r"has the key 7, but the network's classes are the labels 0..1"),
+    ({"a": 2.0}, r"has the key 'a'"),
+    ({0: "2"}, r"must be a number, got str"),
+    ("even", "must be a dict"),
+])
+def test_class_weight_is_validated_like_sample_weight(class_weight: object, words: str) -> None:
+    X, y = np.random.default_rng(0).standard_normal((8, 2)), np.arange(8) % 2
+    model = dp.mlp([2, 3, 1], output_activation="sigmoid", seed=0)
+    before = model.get_weights()
+    with pytest.raises((ValueError, TypeError), match=words):
+        model.fit(X, y, class_weight=class_weight, epochs=1)
+    assert all(np.array_equal(v, model.get_weights()[k]) for k, v in before.items())
+
+
+def test_balanced_class_weight_means_nothing_for_a_regression() -> None:
+    model = dp.mlp([2, 3, 1], seed=0)
+    with pytest.raises(ValueError, match="class_weight applies to classification"):
+        model.fit(np.zeros((4, 2)), np.array([0.5, 1.5, 2.5, 3.5]), class_weight="balanced")
+    with pytest.raises(ValueError, match="sample_weight must be finite and non-negative"):
+        model.fit(np.zeros((4, 2)), np.zeros(4), sample_weight=[1, -1, 1, 1])
+    with pytest.raises(ValueError, match="every sample_weight is 0"):
+        model.fit(np.zeros((4, 2)), np.zeros(4), sample_weight=[0, 0, 0, 0])
+
+
+class _Falling(dp.schedules.Schedule):
+    """A schedule gone wrong: the rate falls below zero at epoch 3."""
+
+    def lr_at(self, epoch: int) -> float:
+        return self.base_lr * (1 - epoch / 2)
+
+
+def test_learning_rates_are_checked_before_fit_and_where_they_are_applied() -> None:
+    X, y = np.zeros((4, 2)), np.zeros(4)
+    model = dp.mlp([2, 3, 1], seed=0)
+    before = model.get_weights()
+    with pytest.raises(ValueError, match=r"schedule _Falling\(\) gives the learning rate -0.05 at epoch 4"):
+        model.fit(X, y, optimizer=dp.SGD(lr=0.1), lr_schedule=_Falling(), epochs=5)
+    assert all(np.array_equal(v, model.get_weights()[k]) for k, v in before.items())
+    with pytest.raises(ValueError, match="CosineAnnealingLR: eta_min must be a finite number >= 0, got -1"):
+        dp.CosineAnnealingLR(10, eta_min=-1)
+    opt = dp.SGD(lr=0.1)
+    opt.lr = float("nan")
+    with pytest.raises(ValueError, match="SGD: the learning rate must be a finite number >= 0, got nan"):
+        model.train_on_batch(X, y, optimizer=opt)
+    assert all(np.array_equal(v, model.get_weights()[k]) for k, v in before.items())
+    opt = dp.SGD(lr=0.1, schedule=_Falling())
+    for _ in range(2):
+        opt.epoch_end()
+    with pytest.raises(ValueError, match=r"the schedule _Falling\(\) gave it at epoch 3"):
+        opt.epoch_end()
+
+
+@pytest.mark.parametrize(("X", "words"), [
+    ([[np.nan, 0.0]], "train_on_batch: X contains 1 NaN"),
+    ([[0.0, 0.0, 0.0]], r"train_on_batch: expected X of shape \(n, 2\), got \(1, 3\)"),
+    ([[np.inf, 1.0]], "train_on_batch: X contains 1 NaN or infinite"),
+])
+def test_train_on_batch_validates_like_fit(X: list[list[float]], words: str) -> None:
+    model = dp.mlp([2, 3, 1], seed=0)
+    before = model.get_weights()
+    with pytest.raises(ValueError, match=words):
+        model.train_on_batch(np.array(X), [0.0], loss="mse", optimizer=dp.SGD(lr=0.1))
+    with pytest.raises(ValueError, match="train_on_batch: y contains 1 NaN"):
+        model.train_on_batch(np.zeros((1, 2)), [np.nan], loss="mse", optimizer=dp.SGD(lr=0.1))
+    with pytest.raises(ValueError, match=r"predict: expected X of shape \(n, 2\)"):
+        model.predict(np.zeros((1, 3)))
+    with pytest.raises(ValueError, match=r"evaluate: expected X of shape \(n, 2\)"):
+        model.evaluate(np.zeros((1, 3)), [0.0])
+    assert all(np.array_equal(v, model.get_weights()[k]) for k, v in before.items())
+
+
+def test_predict_in_another_thread_never_changes_the_training() -> None:
+    import threading
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((256, 4)), rng.integers(0, 3, 256)
+
+    def train(disturb: bool) -> dict[str, np.ndarray]:
+        model = dp.mlp([4, 32, 3], output_activation="softmax", seed=0, dropout=0.2)
+        stop = threading.Event()
+        seen: list[np.ndarray] = []
+
+        def hammer() -> None:
+            while not stop.is_set():
+                seen.append(model.predict(X[:100]))
+
+        thread = threading.Thread(target=hammer)
+        if disturb:
+            thread.start()
+        try:
+            model.fit(X, y, optimizer=dp.SGD(lr=0.1, momentum=0.9), epochs=15, batch_size=8, seed=1)
+        finally:
+            stop.set()
+            if disturb:
+                thread.join()
+                assert seen and all(p.shape == (100, 3) and np.isfinite(p).all() for p in seen)
+        return model.get_weights()
+
+    alone, disturbed = train(False), train(True)
+    for key, value in alone.items():
+        np.testing.assert_array_equal(disturbed[key], value)
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Bounded resources
+# ---------------------------------------------------------------------------------------------
+def test_npz_labels_make_as_many_classes_as_distinct_values(tmp_path: Path) -> None:
+    from deltaprop.cli.config import load_data
+
+    X = np.random.default_rng(0).standard_normal((60, 3))
+    np.savez(tmp_path / "big_labels.npz", X=X, y=np.arange(60) % 3 * 10**6)
+    data = load_data(str(tmp_path / "big_labels.npz"))
+    assert data.classes == ["0", "1000000", "2000000"] and data.n_outputs == 3
+    np.testing.assert_array_equal(data.y, np.arange(60) % 3)
+
+
+@pytest.mark.parametrize(("source", "words"), [
+    ("npz-ids", "every one of the 60 rows has a target value of its own; that is an ID column"),
+    ("csv-ids", "every one of the 60 rows has a target value of its own; that is an ID column"),
+    ("csv-names", "the target has 30 distinct values; at most 20 become classes automatically. Pass --task "
+                  "classification"),
+])
+def test_one_classification_rule_for_every_source(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                  source: str, words: str) -> None:
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 2))
+    if source == "npz-ids":
+        path = tmp_path / "d.npz"
+        np.savez(path, X=X, y=rng.permutation(60) + 1000)
+    else:
+        path = tmp_path / "d.csv"
+        with open(path, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["a", "b", "id"])
+            for i, (a, b) in enumerate(X):
+                w.writerow([a, b, f"row-{i}" if source == "csv-ids" else f"c{i % 30}"])
+    rc, out, err = _cli(capsys, "train", "--data", str(path), "--epochs", "1", "--progress", "none")
+    assert rc == 2 and words in err and not out
+    if source == "csv-names":
+        rc, out, _ = _cli(capsys, "train", "--data", str(path), "--epochs", "1", "--progress", "none", "--task",
+                          "classification")
+        assert rc == 0 and "30 classes" in out
+
+
+def test_csv_is_read_in_bounded_memory_and_refused_above_the_limit(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import tracemalloc
+
+    from deltaprop.datasets import tabular
+
+    path = tmp_path / "big.csv"
+    rows = 200_000
+    with open(path, "w") as f:
+        f.write("a,b,y\n")
+        f.writelines(f"{i * 0.001:.3f},{i % 7 * 0.5:.1f},{i % 3}\n" for i in range(rows))
+        f.write("1.0,oops,2\n")  # a parse error at the very end
+    size = path.stat().st_size
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=f"big.csv line {rows + 2}: feature column 'b' is not numeric"):
+            dp.datasets.load_csv(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * size  # values at 8 bytes each and the target texts, not the rows as lists of strings
+    monkeypatch.setattr(tabular, "MAX_CSV_BYTES", size // 2)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=f"big.csv has {size:,} bytes, more than the limit of {size // 2:,}"):
+            dp.datasets.load_csv(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 100_000  # refused from its size, without reading it
+
+
+@pytest.mark.parametrize(("content", "words"), [
+    (b"a,b,y\n1,2,\xff\xfe\n", "d.csv is not utf-8 text"),
+    (b"a,b,y\n1,2," + b"x" * 200_000 + b"\n", "d.csv cannot be read as CSV (field larger than field limit"),
+])
+def test_bad_csv_text_is_one_error_naming_the_file(tmp_path: Path, content: bytes, words: str) -> None:
+    (tmp_path / "d.csv").write_bytes(content)
+    with pytest.raises(ValueError, match=words.replace("(", r"\(")):
+        dp.datasets.load_csv(tmp_path / "d.csv")
+
+
+@pytest.mark.parametrize(("argv", "words"), [
+    (["train", "--data", "moons", "--n-samples", "100000000000"], "more than the 10,000,000 a toy data set draws"),
+    (["train", "--data", "moons", "--layers", "2,10000000000,2"], "would need 160.0 GB, more than the limit"),
+    (["train", "--data", "moons", "--layers", "2,40000,40000,40000,2"], "would need 12.8 GB"),
+    (["explain", "--layers", "784,4096,4096,10"], "the network has 20,037,642 parameters"),
+])
+def test_work_is_estimated_before_it_is_allocated(capsys: pytest.CaptureFixture[str], argv: list[str],
+                                                  words: str) -> None:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        rc, _, err = _cli(capsys, *argv, *(["--epochs", "1", "--progress", "none"] if argv[0] == "train" else []))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert rc == 2 and words in err, err
+    assert peak < 50_000_000 or argv[0] == "explain"  # explain builds the network it refuses (160 MB)
+
+
+def test_a_dense_layer_refuses_a_size_before_allocating_it() -> None:
+    with pytest.raises(ValueError, match=r"Dense\(100000, 100000\): its weights would need 40.0 GB \(float32\)"):
+        dp.Dense(100_000, 100_000)
+
+
+def test_gradcheck_estimates_its_cost_checks_a_subset_and_reports_progress(capsys: pytest.CaptureFixture[str]) -> None:
+    from deltaprop.teach.gradcheck import cost, gradcheck
+
+    model = dp.mlp([784, 128, 10], output_activation="softmax", seed=0)
+    assert cost(model, 8) == 2 * 101_770
+    assert cost(model, 8, params=["2.b"]) == 20 and cost(model, 8, max_entries=5) == 40
+    calls: list[tuple[int, int]] = []
+    X, y = np.random.default_rng(0).standard_normal((4, 784)), np.arange(4)
+    result = gradcheck(model, "categorical_crossentropy", X, y, params=["0.W", "2.b"], max_entries=6,
+                       progress=lambda done, total: calls.append((done, total)))
+    assert set(result) == {"0.W", "2.b"} and result.passed(1e-6)
+    assert calls == [(i, 12) for i in range(1, 13)]
+    rc, _, err = _cli(capsys, "gradcheck", "--layers", "784,128,10", "--output", "softmax", "--max-entries", "3")
+    assert rc == 0 and "gradcheck: 12 parameter entries, 24 forward passes of 8 sample(s), about" in err
+    rc, _, err = _cli(capsys, "gradcheck", "--layers", "4,3", "--params", "9.W")
+    assert rc == 2 and "params must name some of the model's parameters (0.W, 0.b)" in err

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..core.validation import is_int
 from ..nn.layers import (
     ELU,
     GELU,
@@ -73,7 +74,7 @@ def export(model: Sequential, path: PathLike | None, *, opset: int = MIN_OPSET, 
     if not isinstance(model, Sequential):
         raise TypeError(f"export: model must be a deltaprop Sequential, got {type(model).__name__}.")
     newest = onnx.defs.onnx_opset_version()
-    if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= newest:
+    if not is_int(opset) or not MIN_OPSET <= opset <= newest:
         raise ValueError(f"export: opset must be an int from {MIN_OPSET} to {newest} (the installed onnx package's "
                          f"newest), got {opset!r}.")
     elem = TensorProto.DOUBLE if model.dtype == np.float64 else TensorProto.FLOAT

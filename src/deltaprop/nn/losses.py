@@ -163,9 +163,9 @@ class Huber(Loss):
 
     def __init__(self, delta: float = 1.0, *, reduction: str = "mean") -> None:
         super().__init__(reduction=reduction)
-        if not (isinstance(delta, (int, float)) and np.isfinite(delta) and delta > 0):
-            raise ValueError(f"Huber: delta must be a positive number, got {delta!r}.")
-        self.delta = float(delta)
+        from ..core.validation import check_number
+
+        self.delta = check_number("Huber", "delta", delta, low=0, low_open=True)
 
     def _per_element(self, a: Array, y: Array) -> Array:
         r = np.abs(a - y)

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.validation import is_int
 from ..nn import activations as act
 from ..nn.layers import Activation, Dense
 from ..train.callbacks import Callback
@@ -78,7 +79,7 @@ class TrainingMonitor(Callback):
     cost stays small for large data sets. ``monitor.layers`` holds the records."""
 
     def __init__(self, *, samples: int = _SAMPLES_PER_EPOCH) -> None:
-        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+        if not is_int(samples) or samples < 1:
             raise ValueError(f"TrainingMonitor: samples must be a positive int, got {samples!r}.")
         self.samples = samples
         self.layers: list[LayerRecord] = []

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.types import Array
+from ..core.validation import is_int
 from ..nn.layers import Activation, Dense
 
 FORMATS = ("mermaid", "dot")
@@ -43,7 +44,7 @@ def _columns(model: Any, max_neurons: int, input_names: Any = None, output_names
 
     if not isinstance(model, Sequential):
         raise TypeError(f"diagram: model must be a deltaprop.Sequential, got {type(model).__name__}.")
-    if isinstance(max_neurons, bool) or not isinstance(max_neurons, int) or max_neurons < 3:
+    if not is_int(max_neurons) or max_neurons < 3:
         raise ValueError(f"diagram: max_neurons must be an int >= 3 (first neurons, '…', last), got {max_neurons!r}.")
     dense = [(i, layer) for i, layer in enumerate(model.layers) if isinstance(layer, Dense)]
     cols = [_Layer("L0", f"Input layer ({model.n_inputs})", "Input", model.n_inputs,
@@ -173,7 +174,7 @@ def dot(model: Any, *, weights: bool = False, max_neurons: int = 6, precision: i
 def neuron(n_inputs: int = 3, *, activation: str = "σ", fmt: str = "mermaid") -> str:
     """The first seed's neuron: each input xᵢ times its weight wᵢ, the weighted sum z = Σ wᵢxᵢ + b,
     the activation a = σ(z) (E1, E2). With more than 3 inputs the middle ones are shown as "…"."""
-    if isinstance(n_inputs, bool) or not isinstance(n_inputs, int) or n_inputs < 1:
+    if not is_int(n_inputs) or n_inputs < 1:
         raise ValueError(f"neuron: n_inputs must be a positive int, got {n_inputs!r}.")
     fmt = _check_fmt(fmt)
     idx = [str(i) for i in range(1, n_inputs + 1)] if n_inputs <= 3 else ["1", "2", "n"]
