@@ -470,3 +470,129 @@ def test_gradcheck_estimates_its_cost_checks_a_subset_and_reports_progress(capsy
     assert rc == 0 and "gradcheck: 12 parameter entries, 24 forward passes of 8 sample(s), about" in err
     rc, _, err = _cli(capsys, "gradcheck", "--layers", "4,3", "--params", "9.W")
     assert rc == 2 and "params must name some of the model's parameters (0.W, 0.b)" in err
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. No foreign exceptions
+# ---------------------------------------------------------------------------------------------
+def _spoiled_metadata_model(tmp_path: Path, **user: object) -> Path:
+    model = dp.mlp([2, 3, 3], output_activation="softmax", seed=0)
+    meta = {"classes": ["a", "b", "c"], "feature_names": ["x", "y"], "input_mean": [0.0, 0.0],
+            "input_std": [1.0, 1.0], **user}
+    path = tmp_path / "m.safetensors"
+    model.save(path, metadata=meta)
+    return path
+
+
+@pytest.mark.parametrize(("user", "words"), [
+    ({"classes": ["a", "b"]}, "metadata's 'classes' must be a list of 3 names"),
+    ({"feature_names": ["x"]}, "metadata's 'feature_names' must be a list of 2 names"),
+    ({"input_mean": [0.0, 0.0, 0.0]}, "metadata's 'input_mean' must be null or 2 finite numbers"),
+    ({"input_std": [1.0, 0.0]}, "metadata's 'input_std' must be positive"),
+    ({"image_shape": [3, 3]}, "metadata's 'image_shape' must be"),
+])
+def test_hostile_metadata_is_a_model_file_error_at_load(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                        user: dict[str, object], words: str) -> None:
+    from deltaprop.cli.common import load_model
+
+    path = _spoiled_metadata_model(tmp_path, **user)
+    with pytest.raises(dp.ModelFileError, match=words):
+        load_model(str(path))
+    np.savetxt(tmp_path / "d.csv", np.zeros((3, 2)), delimiter=",", header="x,y", comments="")
+    rc, out, err = _cli(capsys, "predict", str(path), str(tmp_path / "d.csv"))
+    assert rc == 2 and words in err and not out
+
+
+def test_info_shows_metadata_that_is_not_an_object(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "m.safetensors"
+    dp.mlp([2, 3, 1], seed=0).save(path, metadata=["a", 1, None])
+    rc, out, _ = _cli(capsys, "info", str(path))
+    assert rc == 0 and 'metadata: ["a", 1, null]' in out
+
+
+def test_a_truncated_npz_is_one_line_naming_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    np.savez(tmp_path / "full.npz", X=np.zeros((50, 2)), y=np.arange(50) % 2)
+    data = (tmp_path / "full.npz").read_bytes()
+    (tmp_path / "cut.npz").write_bytes(data[: len(data) // 2])
+    rc, _, err = _cli(capsys, "train", "--data", str(tmp_path / "cut.npz"), "--progress", "none")
+    assert rc == 2 and "cut.npz is not a readable .npz archive" in err and err.count("\n") == 1
+    with pytest.raises(ValueError, match="cut.npz is not a readable .npz archive"):
+        dp.datasets.load_npz_mnist(tmp_path / "cut.npz")
+
+
+@pytest.mark.parametrize(("make", "error", "words"), [
+    (lambda: dp.LinearWarmup(1, then="step"), TypeError, "LinearWarmup: then must be a schedule"),
+    (lambda: dp.StepLR("5"), TypeError, "StepLR: step_size must be an int, got str '5'; pass a number, not a string"),
+    (lambda: dp.ReduceLROnPlateau(factor="0.5"), TypeError, "factor must be a number, got str '0.5'"),
+    (lambda: dp.EarlyStopping(min_delta="0.1"), TypeError, "min_delta must be a number, got str"),
+    (lambda: dp.mlp([2, 1]).fit(np.zeros((2, 2)), np.zeros(2), validation_split="0.2"), TypeError,
+     "validation_split must be a number, got str"),
+    (lambda: dp.Huber(delta="1"), TypeError, "Huber: delta must be a number, got str"),
+    (lambda: dp.teach.gradcheck.gradcheck(dp.mlp([2, 1]), "mse", np.zeros((2, 2)), np.zeros(2), eps=0), ValueError,
+     "gradcheck: eps must be a positive number, got 0"),
+    (lambda: dp.teach.gradcheck.gradcheck(dp.mlp([2, 1]), "mse", np.zeros((0, 2)), np.zeros(0)), ValueError,
+     "gradcheck: X has 0 samples"),
+    (lambda: dp.mlp([2, 1]).save("/nonexistent-folder/m.safetensors", metadata={"a": {1: 1, "1": 2}}), ValueError,
+     "duplicate key '1'"),
+])
+def test_every_failure_is_deltaprops_own_error_naming_the_argument(make: object, error: type, words: str) -> None:
+    with pytest.raises(error, match=words.replace("(", r"\(").replace(")", r"\)")):
+        make()  # type: ignore[operator]
+
+
+def test_numpy_integers_are_ints() -> None:
+    assert dp.StepLR(np.int64(5)).step_size == 5
+    assert dp.CosineAnnealingLR(np.int32(10)).T_max == 10
+    assert dp.LinearWarmup(np.int64(2)).warmup_epochs == 2
+    assert dp.ReduceLROnPlateau(patience=np.int64(3), cooldown=np.int8(1)).patience == 3
+    assert dp.EarlyStopping(patience=np.int64(3)).patience == 3
+    assert dp.Huber(np.float32(2.0)).delta == 2.0
+    model = dp.mlp([np.int64(2), np.int64(3), 1], seed=0)
+    model.fit(np.zeros((4, 2)), np.zeros(4), epochs=np.int64(1), batch_size=np.int32(2), tol=np.float32(1e-3))
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. Check before changing
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("monitor", "validation", "words"), [
+    ("val_loss", False, "monitor 'val_loss' is not logged by this fit call (checked before training)"),
+    ("val_los", True, "monitor 'val_los' is not logged"),
+    ("accuracy", True, "monitor 'accuracy' is not logged"),
+])
+def test_early_stopping_is_checked_when_fit_starts(monitor: str, validation: bool, words: str) -> None:
+    X, y = np.random.default_rng(0).standard_normal((20, 2)), np.arange(20) % 2
+    model = dp.mlp([2, 3, 1], output_activation="sigmoid", seed=0)
+    before, state = model.get_weights(), model.rng.bit_generator.state
+    epochs: list[int] = []
+    with pytest.raises(ValueError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        model.fit(X, y, epochs=3, validation_split=0.2 if validation else 0.0,
+                  callbacks=[dp.LambdaCallback(on_epoch_begin=lambda e, logs=None: epochs.append(e)),
+                             dp.EarlyStopping(monitor)])
+    assert epochs == [] and model.rng.bit_generator.state == state
+    assert all(np.array_equal(v, model.get_weights()[k]) for k, v in before.items())
+
+
+def test_resume_refuses_fewer_epochs_and_other_data_of_the_same_size(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((32, 2)), np.arange(32) % 2
+    ckpt = tmp_path / "run.safetensors"
+
+    def run(X: np.ndarray, y: np.ndarray, epochs: int, resume: bool) -> dp.Sequential:
+        model = dp.mlp([2, 4, 1], output_activation="sigmoid", seed=0)
+        model.fit(X, y, optimizer=dp.SGD(lr=0.1), epochs=epochs, batch_size=8, seed=1, checkpoint=ckpt,
+                  resume=ckpt if resume else None)
+        return model
+
+    run(X, y, 4, resume=False)
+    saved = ckpt.read_bytes()
+    for args, words in [((X, y, 3), "already done 4 epoch(s), but this fit call asks for 3 in total"),
+                        ((X[::-1].copy(), y, 6), "trained on other data (same number of samples"),
+                        ((X, 1 - y, 6), "trained on other data")]:
+        with pytest.raises(ValueError, match=words.replace("(", r"\(").replace(")", r"\)")):
+            run(*args, resume=True)
+        assert ckpt.read_bytes() == saved
+    resumed = run(X, y, 6, resume=True)
+    straight = dp.mlp([2, 4, 1], output_activation="sigmoid", seed=0)
+    straight.fit(X, y, optimizer=dp.SGD(lr=0.1), epochs=6, batch_size=8, seed=1)
+    for key, value in straight.get_weights().items():
+        np.testing.assert_array_equal(resumed.get_weights()[key], value)
