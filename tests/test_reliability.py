@@ -222,11 +222,12 @@ def test_a_layer_belongs_to_one_network() -> None:
 
 def test_an_optimizer_is_bound_to_one_model() -> None:
     X, y = np.random.default_rng(0).standard_normal((16, 2)), np.arange(16) % 2
-    a, b = dp.mlp([2, 4, 1], output_activation="sigmoid", seed=0), dp.mlp([2, 4, 1], output_activation="sigmoid", seed=1)
+    a = dp.mlp([2, 4, 1], output_activation="sigmoid", seed=0)
+    b = dp.mlp([2, 4, 1], output_activation="sigmoid", seed=1)
     opt = dp.Adam(lr=0.01)
     a.fit(X, y, optimizer=opt, epochs=2)
     before = b.get_weights()
-    with pytest.raises(ValueError, match="this Adam already trains another model.*call .reset"):
+    with pytest.raises(ValueError, match=r"this Adam already trains another model.*call \.reset"):
         b.fit(X, y, optimizer=opt, epochs=1)
     with pytest.raises(ValueError, match="already trains another model"):
         b.train_on_batch(X, y, optimizer=opt)
@@ -516,7 +517,7 @@ def test_a_truncated_npz_is_one_line_naming_the_file(tmp_path: Path, capsys: pyt
     (tmp_path / "cut.npz").write_bytes(data[: len(data) // 2])
     rc, _, err = _cli(capsys, "train", "--data", str(tmp_path / "cut.npz"), "--progress", "none")
     assert rc == 2 and "cut.npz is not a readable .npz archive" in err and err.count("\n") == 1
-    with pytest.raises(ValueError, match="cut.npz is not a readable .npz archive"):
+    with pytest.raises(ValueError, match=r"cut\.npz is not a readable \.npz archive"):
         dp.datasets.load_npz_mnist(tmp_path / "cut.npz")
 
 

@@ -75,7 +75,7 @@ def save_checkpoint(path: PathLike, *, model: Sequential, optimizer: Optimizer, 
     metadata["checkpoint"] = to_json(state)
     where = f"checkpoint {str(path)!r}"
     data = encode(tensors, metadata)
-    check_loadable(data, where=where)  # a checkpoint that resume would refuse never replaces a good one
+    check_loadable(data, where=where, build=False)  # a checkpoint resume would refuse never replaces a good one
     atomic_write(path, data, where=where)
 
 
