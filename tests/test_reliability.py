@@ -401,29 +401,33 @@ def _refused_peak(call: object, words: str) -> int:
         tracemalloc.stop()
 
 
-def test_csv_is_read_in_bounded_memory_and_refused_above_the_limit(tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_table_over_the_limit_is_refused_before_it_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gzip
+
     from deltaprop.datasets import tabular
 
     path = tmp_path / "big.csv"
     rows = 50_000
-    with open(path, "w") as f:
-        f.write("a,b,y\n")
-        f.writelines(f"{i * 0.001:.3f},{i % 7 * 0.5:.1f},{i % 3}\n" for i in range(rows))
-        f.write("1.0,oops,2\n")  # a parse error at the very end
+    text = "a,b,y\n" + "".join(f"{i * 0.001:.3f},{i % 7 * 0.5:.1f},{i % 3}\n" for i in range(rows))
+    path.write_text(text)
     size = path.stat().st_size
-    peak = _refused_peak(lambda: dp.datasets.load_csv(path),
-                         f"big.csv line {rows + 2}: feature column 'b' is not numeric")
-    assert peak < 3 * size  # values at 8 bytes each and the target texts; reading the rows as lists of strings took 24x
-    monkeypatch.setattr(tabular, "MAX_CSV_BYTES", size // 2)
-    peak = _refused_peak(lambda: dp.datasets.load_csv(path),
-                         f"big.csv has {size:,} bytes, more than the limit of {size // 2:,}")
-    assert peak < 100_000  # refused from its size, without reading it
+    monkeypatch.setattr(tabular, "MAX_TABLE_BYTES", size // 2)
+    for read in (dp.datasets.load_csv, dp.datasets.load_table):
+        peak = _refused_peak(lambda read=read: read(path),
+                             f"big.csv has {size:,} bytes, more than the limit of {size // 2:,} bytes")
+        assert peak < 100_000  # refused from its size, without reading it
+    bomb = tmp_path / "bomb.csv.gz"  # small on disk, big unpacked: stopped once the limit is passed
+    with gzip.open(bomb, "wt") as f:
+        f.write("a,b,y\n" + "0.5,1.0,1\n" * (8 * rows))
+    assert bomb.stat().st_size < size // 2
+    peak = _refused_peak(lambda: dp.datasets.load_csv(bomb), "bomb.csv.gz unpacks to more than the limit")
+    unpacked = len("a,b,y\n" + "0.5,1.0,1\n" * (8 * rows))
+    assert peak < 2 * size < unpacked // 3  # about the limit's worth of text was held, not the whole
 
 
 @pytest.mark.parametrize(("content", "words"), [
     (b"a,b,y\n1,2,\xff\xfe\n", "d.csv is not utf-8 text"),
-    (b"a,b,y\n1,2," + b"x" * 200_000 + b"\n", "d.csv cannot be read as CSV (field larger than field limit"),
+    (b"a,b,y\n1,2," + b"x" * 200_000 + b"\n", "d.csv line 2 cannot be read as CSV (field larger than field limit"),
 ])
 def test_bad_csv_text_is_one_error_naming_the_file(tmp_path: Path, content: bytes, words: str) -> None:
     (tmp_path / "d.csv").write_bytes(content)

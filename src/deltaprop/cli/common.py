@@ -40,7 +40,8 @@ def check_user_metadata(model: Any, user: dict[str, Any], *, where: str) -> None
 
     k = model.n_outputs
     strings("classes", (2,) if k == 1 else (k,))
-    strings("feature_names", (model.n_inputs,))
+    pre = getattr(model, "preprocessor", None)  # raw table columns in, encoded features out
+    strings("feature_names", (len(pre.input_names) if pre is not None else model.n_inputs,))
     if user.get("classes") is not None and len(set(user["classes"])) != len(user["classes"]):
         fail("'classes' holds a name twice")
     for key in ("input_mean", "input_std"):

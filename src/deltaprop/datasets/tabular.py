@@ -106,8 +106,12 @@ def read_table(path: str | os.PathLike[str], *, delimiter: str | None = None,
     _check_table_size(path.stat().st_size, path.name)
     try:
         with opener(path, "rt", newline="", encoding=enc) as f:
-            text = f.read(MAX_TABLE_BYTES + 1)  # a .gz file's text is only known as it is read: never more
-        _check_table_size(len(text), path.name, unpacked=suffix.endswith(".gz"))
+            chunks, total = [], 0
+            while chunk := f.read(1 << 16):  # a .gz file's size is only known as it is read: stop at the limit
+                total += len(chunk)
+                _check_table_size(total, path.name, unpacked=True)
+                chunks.append(chunk)
+        text = "".join(chunks)
     except (OSError, EOFError) as err:
         if suffix.endswith(".gz"):
             raise ValueError(f"read_table: {path.name} is not a readable gzip file ({err}).") from None
