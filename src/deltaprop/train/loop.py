@@ -123,7 +123,6 @@ class Trainer:
         self.epochs = check_positive_int("fit", "epochs", epochs)  # type: ignore[assignment]
         batch_size = check_positive_int("fit", "batch_size", batch_size, allow_none=True)
         _check_options(verbose, on_divergence, tol, augment, lr_schedule)
-        validation_split = check_number("fit", "validation_split", validation_split)  # the range: _prepare_data
         self.n_iter_no_change = check_positive_int("fit", "n_iter_no_change", n_iter_no_change)  # type: ignore
         # every check comes before any change: a rejected call leaves the model, its generator and the
         # callbacks untouched
