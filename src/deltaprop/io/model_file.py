@@ -516,22 +516,14 @@ def save(model: Sequential, path: PathLike, *, metadata: Any = None) -> Path:
     return Path(path)
 
 
-def check_loadable(data: bytes, *, where: str, build: bool = True) -> SafeFile:
+def check_loadable(data: bytes, *, where: str) -> SafeFile:
     """Run on the bytes about to be written exactly the checks ``load`` runs on a file, so that a save
     never replaces a good file with one that ``load`` refuses (non-finite weights, metadata that does
-    not round-trip); raises ``ValueError`` naming the problem before the target is touched.
-
-    ``build=False`` skips rebuilding the network from the architecture (the slow part, a copy of every
-    weight): checkpoints, written every epoch, describe a network that exists, so only their bytes,
-    values and metadata can go wrong."""
+    not round-trip); raises ``ValueError`` naming the problem before the target is touched."""
     try:
         f = decode(data, where=where)
         info = decode_metadata(f.metadata, where)
-        if build:
-            build_model(info, f.tensors, where=where, extra_tensors=info["kind"] == "checkpoint")
-        for key in ("checkpoint",):
-            if key in f.metadata:
-                from_json(f.metadata[key], key, where)
+        build_model(info, f.tensors, where=where, extra_tensors=info["kind"] == "checkpoint")
     except ModelFileError as err:
         raise ValueError(f"{err} Nothing was written: load would refuse this file.") from None
     return f
