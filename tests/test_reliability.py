@@ -516,6 +516,20 @@ def test_info_shows_metadata_that_is_not_an_object(tmp_path: Path, capsys: pytes
     assert rc == 0 and 'metadata: ["a", 1, null]' in out
 
 
+def test_a_compressed_npz_that_unpacks_beyond_the_limit_is_refused_before_unpacking(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from deltaprop.datasets import npz
+
+    np.savez_compressed(tmp_path / "bomb.npz", X=np.zeros((20_000, 100)), y=np.zeros(20_000))  # 16 MB in ~50 KB
+    assert (tmp_path / "bomb.npz").stat().st_size < 200_000
+    monkeypatch.setattr(npz, "MAX_NPZ_BYTES", 1_000_000)
+    peak = _refused_peak(lambda: npz.check_archive(tmp_path / "bomb.npz", "data"),
+                         "the compressed arrays in bomb.npz would unpack to 16,160,")
+    assert peak < 1_000_000
+    rc, _, err = _cli(capsys, "train", "--data", str(tmp_path / "bomb.npz"), "--progress", "none")
+    assert rc == 2 and "MAX_NPZ_BYTES" in err
+
+
 def test_a_truncated_npz_is_one_line_naming_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     np.savez(tmp_path / "full.npz", X=np.zeros((50, 2)), y=np.arange(50) % 2)
     data = (tmp_path / "full.npz").read_bytes()
