@@ -90,3 +90,12 @@ def test_elu_prime_default_alpha_is_one() -> None:
     np.testing.assert_array_equal(act.elu_prime(z, a), act.elu_prime(z, a, 1.0))
     np.testing.assert_allclose(act.elu_prime(z, a), [np.exp(-2.0), np.exp(-0.5), 1.0])
     np.testing.assert_allclose(act.elu(z), [np.expm1(-2.0), np.expm1(-0.5), 0.5])
+
+
+def test_elu_prime_keeps_the_dtype_and_takes_alpha_at_zero() -> None:
+    """Found by the mutation run (docs/reliability.md): float32 stays float32, and at z = 0 the
+    derivative is the left one, α (torch's convention), not 1."""
+    z = np.array([-1.0, 0.0, 2.0], dtype=np.float32)
+    d = act.elu_prime(z, act.elu(z, 0.5), 0.5)
+    assert d.dtype == np.float32
+    np.testing.assert_allclose(d, [0.5 * np.exp(-1.0), 0.5, 1.0], rtol=1e-6)
