@@ -439,7 +439,8 @@ def test_bad_csv_text_is_one_error_naming_the_file(tmp_path: Path, content: byte
     (["train", "--data", "moons", "--n-samples", "100000000000"], "more than the 10,000,000 a toy data set draws"),
     (["train", "--data", "moons", "--layers", "2,10000000000,2"], "would need 160.0 GB, more than the limit"),
     (["train", "--data", "moons", "--layers", "2,40000,40000,40000,2"], "would need 12.8 GB"),
-    (["explain", "--layers", "784,4096,4096,10"], "the network has 20,037,642 parameters"),
+    (["explain", "--layers", "784,4096,4096,10", "--x", ",".join(["0"] * 784), "--y", ",".join(["0"] * 10)],
+     "the network has 20,037,642 parameters"),
 ])
 def test_work_is_estimated_before_it_is_allocated(capsys: pytest.CaptureFixture[str], argv: list[str],
                                                   words: str) -> None:

@@ -9,9 +9,6 @@ from .common import emit, model_data, model_from_args, network_inputs, take_rows
 from .outputs import Output, check_outputs
 from .parser import add_command, model_options, neuron_spec, non_negative_int, parse_rows, positive_float, positive_int
 
-#: the largest network ``explain`` works through (its step keeps about 8 copies of the weights)
-MAX_EXPLAIN_PARAMS = 10_000_000
-
 
 def add_parser(sub: Any) -> None:
     p = add_command(sub, "explain", run, "show one training step with the real numbers",
@@ -51,11 +48,6 @@ def run(args: argparse.Namespace) -> int:
 
     check_outputs("explain", [("--model", args.model), ("--data", args.data)], [Output("--out", args.out, "text")])
     model, meta = model_from_args(args)
-    if model.n_params > MAX_EXPLAIN_PARAMS:
-        raise ValueError(f"explain: the network has {model.n_params:,} parameters; explaining one step keeps several "
-                         f"copies of every weight and gradient (about {8 * 8 * model.n_params / 1e9:.1f} GB here), so "
-                         f"explain takes at most {MAX_EXPLAIN_PARAMS:,}. Explain a smaller network with the same "
-                         "layers (e.g. --layers 4,8,3); the equations are the same at every size.")
     seed_net = not args.model and not args.layers
     x, y = args.x, args.y
     if args.data:

@@ -200,6 +200,10 @@ class Explanation:
 # ---------------------------------------------------------------------------------------------
 # Running the engine's step and watching it
 # ---------------------------------------------------------------------------------------------
+#: the largest network ``explain`` works through (its step keeps about 8 copies of the weights)
+MAX_EXPLAIN_PARAMS = 10_000_000
+
+
 def explain(model: Sequential | None = None, x: Any = None, y: Any = None, *,
             loss: str | losses_mod.Loss | None = None, lr: float = 0.1,
             optimizer: str | optimizers_mod.Optimizer | None = None, batch: bool = False,
@@ -228,6 +232,12 @@ def explain(model: Sequential | None = None, x: Any = None, y: Any = None, *,
             loss = losses_mod.HalfSSE(reduction="sum")
     elif not isinstance(model, Sequential):
         raise TypeError(f"explain: model must be a deltaprop.Sequential, got {type(model).__name__}.")
+    elif model.n_params > MAX_EXPLAIN_PARAMS:  # estimated before the step copies every weight several times
+        need = 8 * model.dtype.itemsize * model.n_params / 1e9
+        raise ValueError(f"explain: the network has {model.n_params:,} parameters; explaining one step keeps several "
+                         f"copies of every weight and gradient (about {need:.1f} GB here), so explain takes at most "
+                         f"{MAX_EXPLAIN_PARAMS:,}. Explain a smaller network with the same layers (e.g. --layers "
+                         "4,8,3); the equations are the same at every size.")
     if x is None:
         if y is not None:
             raise ValueError("explain: y was given without x; pass both, or neither for the XOR example.")
