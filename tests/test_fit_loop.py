@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
-from deltaprop.training import _sample_weights, prepare_targets
+from deltaprop.train.data import prepare_targets, sample_weights
 
 
 def data(n=60, n_in=4, k=3, seed=0):
@@ -217,7 +217,7 @@ def test_balanced_class_weight_and_combination_with_sample_weight():
     Y = np.eye(2)[y]
 
     def weights(sample_weight, class_weight, model=softmax, loss=ce, targets=Y):
-        return _sample_weights(model, loss, sample_weight, class_weight, targets)
+        return sample_weights(model, loss, sample_weight, class_weight, targets)
 
     np.testing.assert_allclose(weights(None, "balanced"), [4 / 6, 4 / 6, 4 / 6, 2.0])
     np.testing.assert_allclose(weights([1, 2, 1, 1], {1: 5.0}), [1, 2, 1, 5])

@@ -27,17 +27,11 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..core.backend import rng_from, xp
+from ..core.backend import rng_from
 from ..core.types import Array, Seed
 from ..core.validation import (
     check_loss_output,
-    check_number,
     check_positive_int,
-    check_sample_weight,
-    check_targets,
-    check_X,
-    is_int,
-    is_number,
 )
 from ..nn import losses as losses_mod
 from ..nn import metrics as metrics_mod
@@ -46,6 +40,8 @@ from ..optim import optimizers as optimizers_mod
 from ..optim.schedules import Schedule
 from .batches import ArrayBatches, Batch, BatchSource
 from .callbacks import Callback
+from .checks import check_callbacks, check_monitors, check_optimizer, check_options
+from .data import data_fingerprint, prepare_targets, split_validation, training_data
 from .divergence import Divergence
 from .history import History
 from .interrupt import SignalGuard, interrupted
@@ -122,7 +118,7 @@ class Trainer:
                  preprocess: Any = None, reducer: GradientReducer | None = None) -> None:
         self.epochs = check_positive_int("fit", "epochs", epochs)  # type: ignore[assignment]
         batch_size = check_positive_int("fit", "batch_size", batch_size, allow_none=True)
-        _check_options(verbose, on_divergence, tol, augment, lr_schedule)
+        check_options(verbose, on_divergence, tol, augment, lr_schedule)
         self.n_iter_no_change = check_positive_int("fit", "n_iter_no_change", n_iter_no_change)  # type: ignore
         # every check comes before any change: a rejected call leaves the model, its generator and the
         # callbacks untouched
@@ -130,14 +126,14 @@ class Trainer:
         self.loss = losses_mod.get(loss) if loss is not None else (
             model.loss if model.loss is not None else losses_mod.get(default_loss(model)))
         self.opt = optimizers_mod.get(optimizer)
-        _check_optimizer(self.opt, model, lr_schedule, self.epochs)
+        check_optimizer(self.opt, model, lr_schedule, self.epochs)
         check_loss_output(model, self.loss, where="fit")
         self.metric_fns = [metrics_mod.get(m) for m in metrics]
-        self.callbacks = _check_callbacks(callbacks)
+        self.callbacks = check_callbacks(callbacks)
         self.checkpoint_every = check_positive_int("fit", "checkpoint_every", checkpoint_every)  # type: ignore
-        streamed, tables, X, Y, weights, val = _training_data(model, self.loss, X, y, sample_weight, class_weight,
+        streamed, tables, X, Y, weights, val = training_data(model, self.loss, X, y, sample_weight, class_weight,
                                                               validation_data, validation_split, preprocess, seed)
-        _check_monitors(self.callbacks, self.loss, self.metric_fns, validation_data, validation_split)
+        check_monitors(self.callbacks, self.loss, self.metric_fns, validation_data, validation_split)
         self.shuffle, self.verbose, self.tol, self.augment = shuffle, verbose, tol, augment
         self.checkpoint, self.on_divergence, self.reducer = checkpoint, on_divergence, reducer
         self._collective, self._rows, self._stop = isinstance(reducer, CollectiveReducer), 0, False
@@ -157,7 +153,7 @@ class Trainer:
             self.source, self.val = streamed.sources(batch_size, validation_split, self.rng)
         else:
             if validation_split and validation_data is None:
-                val, rows = _split(X, Y, validation_split, self.rng)
+                val, rows = split_validation(X, Y, validation_split, self.rng)
             self.val = val
             n = len(X) if rows is None else len(rows)
             self.source = ArrayBatches(X, Y, weights, rows, n if batch_size is None else min(batch_size, n))
@@ -482,207 +478,6 @@ def fit(model: Sequential, X: Any, y: Any, *, loss: str | losses_mod.Loss | None
                    resume=resume, on_divergence=on_divergence, preprocess=preprocess).run()
 
 
-# -- checks and data preparation, before anything changes ------------------------------------------
-def _check_options(verbose: Any, on_divergence: Any, tol: Any, augment: Any, lr_schedule: Any) -> None:
-    if verbose not in (0, 1, 2, False, True):
-        raise ValueError(f"fit: verbose must be 0 (silent), 1 (progress bar) or 2 (a line per epoch), got {verbose!r}.")
-    if on_divergence not in ("raise", "warn"):
-        raise ValueError(f"fit: on_divergence must be 'raise' or 'warn', got {on_divergence!r}.")
-    if tol is not None and (not is_number(tol) or not 0 <= tol < math.inf):
-        raise ValueError(f"fit: tol must be None or a finite number >= 0 (e.g. 1e-4), got {tol!r}.")
-    if augment is not None and not callable(augment):
-        raise TypeError(f"fit: augment must be a function augment(X_batch, rng) -> X_batch, got "
-                        f"{type(augment).__name__}.")
-    if lr_schedule is not None and not isinstance(lr_schedule, Schedule):
-        raise TypeError(f"fit: lr_schedule must be a deltaprop.schedules.Schedule such as StepLR(10), got "
-                        f"{type(lr_schedule).__name__}.")
-
-
-def _check_optimizer(opt: optimizers_mod.Optimizer, model: Sequential, lr_schedule: Schedule | None,
-                     epochs: int) -> None:
-    """The optimizer trains no other model, and every rate a schedule will give over the run (all but
-    ReduceLROnPlateau, which depends on the losses) is checked now, on a copy, before the first step."""
-    import copy
-
-    from ..optim.schedules import ReduceLROnPlateau
-
-    opt.check_model(model, where="fit")
-    schedule = lr_schedule if lr_schedule is not None else opt.schedule
-    if schedule is None or isinstance(schedule, ReduceLROnPlateau):
-        return
-    trial = copy.deepcopy(schedule)
-    trial.start(opt.base_lr)
-    for epoch in range(min(epochs, 100_000)):
-        lr = trial.lr_at(epoch)
-        if not (isinstance(lr, (int, float)) and 0.0 <= lr < math.inf):
-            raise ValueError(f"fit: the schedule {schedule!r} gives the learning rate {lr!r} at epoch {epoch + 1} "
-                             f"(base lr {opt.base_lr:g}); a rate must be a finite number >= 0. Fix the schedule's "
-                             "settings (e.g. eta_min >= 0, gamma > 0).")
-
-
-def _logged_keys(loss: losses_mod.Loss, metric_fns: Sequence[tuple[str, Any]], validation: bool) -> list[str]:
-    """The keys each epoch's logs will hold: loss, the metrics, their val_ versions and lr."""
-    keys = ["loss", *(name for name, _ in metric_fns)]
-    return [*keys, *(f"val_{k}" for k in keys if validation), "lr"]
-
-
-def _check_monitors(callbacks: Sequence[Callback], loss: losses_mod.Loss, metric_fns: Sequence[tuple[str, Any]],
-                    validation_data: Any, validation_split: Any) -> None:
-    """Each callback checks the keys the logs will hold (EarlyStopping's monitor), before anything changes."""
-    logged = _logged_keys(loss, metric_fns, validation_data is not None or bool(validation_split))
-    for j, cb in enumerate(callbacks):
-        cb.check_fit(logged, open_ended=any(_may_add_logs(c) for c in callbacks[:j]))
-
-
-def _may_add_logs(cb: Callback) -> bool:
-    """Whether a callback may write keys of its own into the logs: one with an ``on_epoch_end`` of the user's
-    (a LambdaCallback given one, or a class of the user's that overrides it); deltaprop's own add none."""
-    from .callbacks import LambdaCallback
-
-    if isinstance(cb, LambdaCallback):
-        return "on_epoch_end" in vars(cb)
-    return type(cb).on_epoch_end is not Callback.on_epoch_end and not type(cb).__module__.startswith("deltaprop.")
-
-
-def data_fingerprint(X: Array, Y: Array, weights: Array | None) -> str:
-    """A BLAKE2b digest of the training data (shapes, dtypes and bytes): a checkpoint stores it and resume
-    refuses other data of the same size. One pass over the data, only when checkpointing."""
-    import hashlib
-
-    h = hashlib.blake2b(digest_size=16)
-    for arr in (X, Y, weights):
-        if arr is None:
-            h.update(b"none")
-            continue
-        h.update(f"{arr.shape}{arr.dtype.str}".encode())
-        a = np.ascontiguousarray(arr)
-        step = max(1, (1 << 24) // max(1, a.itemsize * (a.size // max(1, len(a)))))  # about 16 MB at a time
-        for start in range(0, len(a), step):
-            h.update(memoryview(a[start:start + step]).cast("B"))
-    return h.hexdigest()
-
-
-def _check_callbacks(callbacks: Sequence[Callback]) -> list[Callback]:
-    callbacks = list(callbacks)
-    for cb in callbacks:
-        if not isinstance(cb, Callback):
-            raise TypeError(f"fit: callbacks must be deltaprop.callbacks.Callback instances, got {type(cb).__name__}.")
-    return callbacks
-
-
-def _prepare_data(model: Sequential, loss: losses_mod.Loss, X: Any, y: Any, sample_weight: Any, class_weight: Any,
-                  validation_data: Any, validation_split: float
-                  ) -> tuple[Array, Array, Array | None, Any]:
-    """X and targets in the model's dtype, the per-sample weights, and the checked validation data."""
-    validation_split = check_number("fit", "validation_split", validation_split)  # a number; the range below
-    X = check_X(X, dtype=model.dtype, n_features=model.n_inputs, where="fit")
-    Y = prepare_targets(model, loss, y, len(X), where="fit")
-    weights = _sample_weights(model, loss, sample_weight, class_weight, Y)
-    if validation_data is not None and validation_split:
-        raise ValueError("fit: pass validation_data or validation_split, not both.")
-    val: tuple[Array, Array] | None = None
-    if validation_data is not None:
-        if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
-            raise ValueError("fit: validation_data must be a pair (X_val, y_val).")
-        val = _validation(model, loss, *validation_data)
-    elif validation_split:
-        if not 0 < validation_split < 1:
-            raise ValueError(f"fit: validation_split must be in (0, 1), got {validation_split!r}.")
-        n_val = round(len(X) * validation_split)
-        if n_val < 1 or n_val >= len(X):
-            raise ValueError(f"fit: validation_split={validation_split} leaves {n_val} of {len(X)} samples for "
-                             "validation; it must leave at least one sample on each side.")
-    return X, Y, weights, val
-
-
-def _training_data(model: Sequential, loss: losses_mod.Loss, X: Any, y: Any, sample_weight: Any, class_weight: Any,
-                   validation_data: Any, validation_split: float, preprocess: Any, seed: Seed) -> tuple[Any, ...]:
-    """(streamed, tables, X, Y, weights, validation): streamed data (memory-mapped, Dask, chunks) checked
-    without reading it, or a table encoded (train/tables.py) and arrays checked in memory."""
-    streamed = _streamed_data(model, loss, X, y, sample_weight, class_weight, validation_data, validation_split,
-                              preprocess)
-    if streamed is not None:
-        return streamed, None, None, None, None, None
-    from .tables import prepare
-
-    tables = prepare(model, X, y, preprocess=preprocess, validation_data=validation_data,
-                     validation_split=validation_split, class_weight=class_weight,
-                     rng=rng_from(seed) if seed is not None else model.rng)
-    if tables is not None:  # a table or text labels: encoded here
-        X, y, validation_data, class_weight = tables.X, tables.y, tables.validation_data, tables.class_weight
-    return (None, tables, *_prepare_data(model, loss, X, y, sample_weight, class_weight, validation_data,
-                                         validation_split))
-
-
-class _Streamed:
-    """Training data that is streamed (memory-mapped, Dask, chunks): checked, then turned into sources."""
-
-    def __init__(self, model: Sequential, loss: losses_mod.Loss, X: Any, y: Any, weights: Array | None,
-                 validation_data: Any, validation_split: float) -> None:
-        from .stream import StreamedData
-
-        self.data = StreamedData(model, loss, X, y, where="fit")
-        self.weights, self.validation_split = weights, validation_split
-        self.val: Any = None
-        if validation_data is not None:
-            self.val = _validation(model, loss, *validation_data)
-        if validation_split and self.data.chunks is not None:
-            raise ValueError("fit: validation_split needs rows that can be drawn at random; for chunks or a Dask "
-                             "array pass validation_data=(X_val, y_val) instead.")
-
-    def sources(self, batch_size: int | None, validation_split: float, rng: np.random.Generator) -> tuple[Any, Any]:
-        """The training source and the validation source (the held-out rows of a memory-mapped array
-        are read where they are, batch by batch)."""
-        if not validation_split or self.val is not None:
-            return self.data.source(batch_size, self.weights), self.val
-        n_val = round(self.data.n * validation_split)
-        perm = rng.permutation(self.data.n)
-        from .stream import EVAL_BATCH
-
-        val = self.data.source(EVAL_BATCH, None, np.sort(perm[:n_val]))
-        return self.data.source(batch_size, self.weights, np.sort(perm[n_val:])), val
-
-
-def _streamed_data(model: Sequential, loss: losses_mod.Loss, X: Any, y: Any, sample_weight: Any, class_weight: Any,
-                   validation_data: Any, validation_split: float, preprocess: Any) -> _Streamed | None:
-    """``_Streamed`` for a memory-mapped array, a Dask array or chunks; None for data held in memory."""
-    from .batches import is_streamed
-
-    if not is_streamed(X, y):
-        return None
-    if preprocess not in (None, False) or (preprocess is None and model.preprocessor is not None):
-        raise ValueError("fit: streamed data (memory-mapped, Dask, chunks) goes to the network as it is: a "
-                         "preprocessor would need every row in memory. Encode the data beforehand (e.g. "
-                         "Preprocessor().fit(sample).transform per chunk) and pass preprocess=False.")
-    validation_split = check_number("fit", "validation_split", validation_split)
-    if validation_data is not None and validation_split:
-        raise ValueError("fit: pass validation_data or validation_split, not both.")
-    if validation_split and not 0 < validation_split < 1:
-        raise ValueError(f"fit: validation_split must be in (0, 1), got {validation_split!r}.")
-    if validation_data is not None and not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
-        raise ValueError("fit: validation_data must be a pair (X_val, y_val).")
-    weights = None
-    if sample_weight is not None or class_weight is not None:
-        if not isinstance(X, np.memmap):
-            raise ValueError("fit: sample_weight and class_weight need X and y as arrays (in memory or memory-mapped); "
-                             "chunks and Dask arrays take none.")
-        weights = _sample_weights(model, loss, sample_weight, class_weight,
-                                  prepare_targets(model, loss, np.asarray(y), len(X), where="fit"))
-    return _Streamed(model, loss, X, y, weights, validation_data, validation_split)
-
-
-def _validation(model: Sequential, loss: losses_mod.Loss, X: Any, y: Any) -> Any:
-    """Validation data: checked arrays (X, Y) in memory, or a source streamed batch by batch."""
-    from .batches import is_streamed
-
-    if is_streamed(X, y):
-        from .stream import stream
-
-        return stream(model, loss, X, y, where="fit (validation)")
-    Xv = check_X(X, dtype=model.dtype, n_features=model.n_inputs, where="fit", name="validation X")
-    return Xv, prepare_targets(model, loss, y, len(Xv), where="fit (validation)")
-
-
 def _open_checkpoints(checkpoint: Any, resume: Any, rng: np.random.Generator) -> Any:
     """Check the checkpoint path; read the checkpoint to resume and rewind ``rng`` to its run's start."""
     if checkpoint is None and resume is None:
@@ -698,54 +493,3 @@ def _open_checkpoints(checkpoint: Any, resume: Any, rng: np.random.Generator) ->
     return resumed
 
 
-def _split(X: Array, Y: Array, fraction: float, rng: np.random.Generator) -> tuple[tuple[Array, Array], Array]:
-    """A seeded validation split: the held-out rows are copied; the training rows are only indexed."""
-    n_val = round(len(X) * fraction)
-    perm = rng.permutation(len(X))
-    vi, rows = np.sort(perm[:n_val]), np.sort(perm[n_val:])
-    return (X[vi], Y[vi]), rows
-
-
-def prepare_targets(model: Sequential, loss: losses_mod.Loss, y: Any, n: int, *, where: str) -> Array:
-    """Targets as a float array (n, n_outputs) in the model's dtype: integer labels become one-hot
-    rows for a multi-output network, a 1-D y becomes a column for a single output (checks in
-    ``core.validation.check_targets``)."""
-    return check_targets(model, loss, y, n, where=where)
-
-
-def _sample_weights(model: Sequential, loss: losses_mod.Loss, sample_weight: Any, class_weight: Any,
-                    Y: Array) -> Array | None:
-    """Per-sample weights: ``sample_weight`` times the weight of each sample's class, both checked strictly
-    (finite; sample weights >= 0, class weights > 0; class keys must be classes of the network)."""
-    n = len(Y)
-    w = check_sample_weight(sample_weight, n, where="fit")
-    if class_weight is None:
-        return w
-    from ..nn.losses import BinaryCrossEntropy, CategoricalCrossEntropy
-
-    if not isinstance(loss, (BinaryCrossEntropy, CategoricalCrossEntropy)) or (
-            isinstance(loss, BinaryCrossEntropy) and Y.shape[1] != 1):
-        raise ValueError(f"fit: class_weight applies to classification with one class per sample (a softmax or a "
-                         f"single sigmoid output with a cross-entropy loss), not to loss {loss.name} with "
-                         f"{Y.shape[1]} output(s); weight samples with sample_weight instead.")
-    hard = np.isin(Y, (0, 1)).all() and (Y.shape[1] == 1 or (Y.sum(axis=1) == 1).all())
-    if not hard:
-        raise ValueError("fit: class_weight needs hard class labels (integer labels, one-hot rows or 0/1), but y "
-                         "holds soft or multi-hot targets; weight samples with sample_weight instead.")
-    k = max(2, Y.shape[1])
-    labels = Y[:, 0].astype(np.intp) if Y.shape[1] == 1 else Y.argmax(axis=1)
-    if isinstance(class_weight, str) and class_weight == "balanced":
-        counts = np.bincount(labels, minlength=k)
-        present = np.count_nonzero(counts)
-        table = np.where(counts > 0, n / (present * np.maximum(counts, 1)), 1.0)
-    elif isinstance(class_weight, dict):
-        table = xp.ones(k)
-        for key, value in class_weight.items():
-            if not is_int(key) or not 0 <= key < k:
-                raise ValueError(f"fit: class_weight has the key {key!r}, but the network's classes are the labels "
-                                 f"0..{k - 1}; use those as keys.")
-            table[int(key)] = check_number("fit", f"class_weight[{key!r}]", value, low=0, low_open=True)
-    else:
-        raise ValueError(f"fit: class_weight must be a dict {{label: weight}} or 'balanced', got {class_weight!r}.")
-    cw = table[labels]
-    return cw if w is None else w * cw

@@ -39,7 +39,7 @@ class Prepared:
 
 
 def validation_rows(n: int, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray] | None:
-    """(held-out rows, training rows) exactly as the loop draws them (``loop._split``), or None for a
+    """(held-out rows, training rows) exactly as the loop draws them (``data.split_validation``), or None for a
     fraction the loop will refuse."""
     if not (isinstance(fraction, (int, float)) and 0 < fraction < 1):
         return None
