@@ -120,7 +120,13 @@ def test_sigkill_during_saves_never_damages_the_checkpoint(tmp_path):
     deadline = time.monotonic() + 20
     try:
         while rounds < 40 and time.monotonic() < deadline:
+            saves_before = len(zygote.reported())
             pid = zygote.fork("loop", next_state)
+            # the kill comes at a random moment once the saver is under way (its first save reported), so a
+            # saver starved of CPU by parallel tests is not killed before it ever wrote
+            started = time.monotonic()
+            while len(zygote.reported()) == saves_before and time.monotonic() - started < 10:
+                time.sleep(0.001)
             time.sleep(chooser.uniform(0.0, 0.03))
             os.kill(pid, signal.SIGKILL)
             status = zygote.status()
@@ -139,8 +145,8 @@ def test_sigkill_during_saves_never_damages_the_checkpoint(tmp_path):
             loaded, next_state = c, c + 1
 
         assert rounds >= 20, f"only {rounds} kills in 20 s"
-        # the savers got work done between kills (about 27 saves in 40 kills alone; 18 under CI's parallel load)
-        assert loaded is not None and loaded >= rounds // 4
+        # every saver completed at least one save before its kill
+        assert loaded is not None and loaded >= rounds - 1
 
         # a saver that finishes cleanly: its first save removes the killed savers' leftovers, it leaves none
         pid = zygote.fork("count", next_state, 3)
