@@ -17,7 +17,7 @@ repeats (the stable estimate on a shared machine: neighbours only add time; targ
 it) and the median.
 
 "deltaprop" runs with the numba kernels loaded (``DELTAPROP_FUSED=1``, as in a process that has
-trained long enough for them to pay); "deltaprop, no numba" runs NumPy's passes only
+trained long enough for them to pay); "deltaprop (no numba)" runs NumPy's passes only
 (``DELTAPROP_FUSED=0``, the default install without the ``fast`` extra).
 """
 
@@ -592,7 +592,7 @@ def timeit(fn: Callable[[], Any], calls: int) -> list[float]:
 # ----------------------------------------------------------------------------------------------
 # the harness
 # ----------------------------------------------------------------------------------------------
-IMPLS = ["deltaprop", "deltaprop, no numba", "numpy", "torch", "sklearn", "onnxruntime", "gemm"]
+IMPLS = ["deltaprop", "deltaprop (no numba)", "numpy", "torch", "sklearn", "onnxruntime", "gemm"]
 
 
 def build(workload: str, impl: str, data: tuple[np.ndarray, np.ndarray]) -> Callable[[], Any] | None:
@@ -608,7 +608,7 @@ def build(workload: str, impl: str, data: tuple[np.ndarray, np.ndarray]) -> Call
                 "gemm": lambda: gemm_predict(Xp)}.get(impl, lambda: None)()
     n = cfg.get("n", len(X))
     Xw, yw = X[:n], y[:n]
-    return {"deltaprop": lambda: dp_train(cfg, Xw, yw), "deltaprop, no numba": lambda: dp_train(cfg, Xw, yw, "0"),
+    return {"deltaprop": lambda: dp_train(cfg, Xw, yw), "deltaprop (no numba)": lambda: dp_train(cfg, Xw, yw, "0"),
             "numpy": lambda: numpy_train(cfg, Xw, yw),
             "torch": lambda: torch_train(cfg, Xw, yw), "sklearn": lambda: sklearn_train(cfg, Xw, yw),
             "gemm": lambda: gemm_train(cfg, n)}.get(impl, lambda: None)()
@@ -729,7 +729,7 @@ TARGETS = [
     ("latency 64", "deltaprop / PyTorch < 1", lambda m: m["deltaprop"] / m["torch"], 1.0, "lt"),
     ("latency 10000", "deltaprop / PyTorch < 1", lambda m: m["deltaprop"] / m["torch"], 1.0, "lt"),
     ("mlp256", "deltaprop (numba) / GEMMs alone ≤ 1.25", lambda m: m["deltaprop"] / m["gemm"], 1.25, "le"),
-    ("mlp256", "deltaprop, no numba / GEMMs alone ≤ 1.45", lambda m: m["deltaprop, no numba"] / m["gemm"], 1.45,
+    ("mlp256", "deltaprop (no numba) / GEMMs alone ≤ 1.45", lambda m: m["deltaprop (no numba)"] / m["gemm"], 1.45,
      "le"),
     ("mlp256", "PyTorch / deltaprop ≥ 1.5 (throughput)", lambda m: m["torch"] / m["deltaprop"], 1.5, "ge"),
     ("mlp256", "scikit-learn / deltaprop ≥ 1.5 (throughput)", lambda m: m["sklearn"] / m["deltaprop"], 1.5, "ge"),
@@ -917,7 +917,7 @@ def main() -> int:
         results["memory"] = {}
         for workload in [w for w in args.only.split(",") if w not in ("cold", "latency")]:
             for impl in impls:
-                if impl in ("gemm", "onnxruntime", "deltaprop, no numba"):
+                if impl in ("gemm", "onnxruntime", "deltaprop (no numba)"):
                     continue
                 mem = memory_of(workload, impl, args.data)
                 results["memory"][f"{workload}/{impl}"] = mem

@@ -27,8 +27,10 @@ NETS = {
 }
 
 
+@pytest.mark.parametrize("fused", ["1", "0"])  # with the bias + ReLU kernel (where numba is installed), without
 @pytest.mark.parametrize("name", sorted(NETS))
-def test_predict_is_bitwise_the_forward_pass(name):
+def test_predict_is_bitwise_the_forward_pass(monkeypatch, name, fused):
+    monkeypatch.setenv("DELTAPROP_FUSED", fused)
     model = NETS[name]()
     rng = np.random.default_rng(0)
     for n in (1, 2, 17, 64, 300):
@@ -144,3 +146,26 @@ def test_the_kernels_load_when_what_they_would_save_reaches_their_load_cost(flag
         assert result == {"used": [False] * 5, "numba": False}
     else:
         assert result["used"] == [k + 1 >= calls_before_loading for k in range(5)] and result["numba"]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_bias_relu_kernel_is_bitwise_numpys_two_passes(monkeypatch, dtype):
+    from deltaprop.optim import fused
+
+    if not fused.available():
+        pytest.skip("numba is not installed (pip install deltaprop[fast])")
+    rng = np.random.default_rng(5)
+    z = rng.normal(size=(64, 80)).astype(dtype)
+    b = rng.normal(size=80).astype(dtype)
+    z[0, :6] = [-0.0, 0.0, -0.0, np.nan, np.inf, -np.inf]
+    b[:6] = [-0.0, -0.0, 0.0, 1.0, -np.inf, 2.0]
+    zeros = np.zeros(80, dtype)
+    expected = z.copy()
+    with np.errstate(invalid="ignore"):
+        expected += b
+        np.maximum(expected, zeros, out=expected)
+        for flag in ("1", "0"):
+            monkeypatch.setenv("DELTAPROP_FUSED", flag)
+            got = z.copy()
+            fused.bias_relu(got, b, zeros)
+            np.testing.assert_array_equal(got.view(f"i{got.itemsize}"), expected.view(f"i{got.itemsize}"))

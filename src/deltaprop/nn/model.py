@@ -19,6 +19,7 @@ import numpy as np
 from ..core.backend import as_dtype, rng_from, spawn_seeds, xp, zeros_aligned
 from ..core.types import Array, DType, Seed
 from ..core.validation import check_loss_output, check_sample_weight, check_targets, check_X
+from ..optim import fused as _fused
 from ..optim import optimizers as optimizers_mod
 from . import losses as losses_mod
 from . import metrics as metrics_mod
@@ -323,8 +324,8 @@ class Sequential:
         return check_X(X, dtype=self.dtype, n_features=self.n_inputs, where=where)
 
     def _inference_plan(self) -> list[tuple[Any, ...]]:
-        """The forward pass at inference as steps: ("dense", Wᵀ, b, relu, keep) for a Dense layer (and
-        the ReLU right after it), ("softmax",) for a last Softmax, ("layer", layer) for any other.
+        """The forward pass at inference as steps: ("dense", layer, relu, keep) for a Dense layer (and
+        the ReLU right after it, fused with its bias add), ("softmax",) for a last Softmax, ("layer", layer) for any other.
         ``keep`` says the Dense output may go into a reused buffer: the next step makes a new array."""
         self.param_grad_pairs()  # drops the plan when the layers changed
         if self._plan is None:
@@ -368,12 +369,13 @@ class Sequential:
                         PREDICT_CACHE_BYTES // 4:
                     out = buffers[id(layer)] = xp.empty((n, W.shape[0]), dtype=W.dtype)
                 z = np.matmul(a, W.T, out=out) if keep and out is not None else a @ W.T
-                z += layer.b
-                if relu:  # ReLU's forward: max(z, 0) against a row of zeros (see activations.relu)
+                if relu:  # z + b, then ReLU's max(z, 0) against a row of zeros (see activations.relu)
                     zeros = buffers.get(("zeros", W.shape[0]))
                     if zeros is None:
                         zeros = buffers[("zeros", W.shape[0])] = xp.zeros(W.shape[0], dtype=W.dtype)
-                    np.maximum(z, zeros, out=z)
+                    _fused.bias_relu(z, layer.b, zeros)
+                else:
+                    z += layer.b
                 a = z
             elif kind == "softmax":  # a_j = e^{z_j − max z} / Σ_k e^{z_k − max z}, as activations.softmax
                 a = np.subtract(a, np.maximum.reduce(a, axis=-1, keepdims=True))
