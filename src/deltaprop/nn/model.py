@@ -325,7 +325,8 @@ class Sequential:
 
     def _inference_plan(self) -> list[tuple[Any, ...]]:
         """The forward pass at inference as steps: ("dense", layer, relu, keep) for a Dense layer (and
-        the ReLU right after it, fused with its bias add), ("softmax",) for a last Softmax, ("layer", layer) for any other.
+        the ReLU right after it, fused with its bias add), ("softmax",) for a last Softmax, ("layer",
+        layer) for any other.
         ``keep`` says the Dense output may go into a reused buffer: the next step makes a new array."""
         self.param_grad_pairs()  # drops the plan when the layers changed
         if self._plan is None:
