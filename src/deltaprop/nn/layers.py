@@ -235,7 +235,8 @@ class Sigmoid(Activation):
         return self.a
 
     def backward(self, da: Array) -> Array:
-        return da * act.sigmoid_prime_from_a(self.a)
+        s = act.sigmoid_prime_from_a(self.a)  # a new array: δ = da ⊙ σ'(z) is written over it
+        return np.multiply(da, s, out=s)
 
 
 class Tanh(Activation):
@@ -248,7 +249,8 @@ class Tanh(Activation):
         return self.a
 
     def backward(self, da: Array) -> Array:
-        return da * act.tanh_prime_from_a(self.a)
+        s = act.tanh_prime_from_a(self.a)  # a new array: δ = da ⊙ (1 − a²) is written over it
+        return np.multiply(da, s, out=s)
 
 
 class ReLU(Activation):
@@ -394,7 +396,8 @@ class Dropout(Layer):
             self.mask = None
             return a_prev
         keep = self.rng.random(a_prev.shape, dtype=np.float32) >= self.p
-        self.mask = keep.astype(a_prev.dtype) * a_prev.dtype.type(1.0 / (1.0 - self.p))
+        self.mask = keep.astype(a_prev.dtype)
+        self.mask *= a_prev.dtype.type(1.0 / (1.0 - self.p))
         return a_prev * self.mask
 
     def backward(self, delta: Array) -> Array:
