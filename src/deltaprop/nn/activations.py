@@ -37,9 +37,8 @@ def sigmoid(z: Array) -> Array:
 
 
 def sigmoid_prime_from_a(a: Array) -> Array:
-    """σ'(z) = σ(z)(1 − σ(z)) = a(1 − a), in one new array."""
-    s = np.subtract(1.0, a)
-    return np.multiply(a, s, out=s)
+    """σ'(z) = σ(z)(1 − σ(z)) = a(1 − a)."""
+    return a * (1.0 - a)
 
 
 def tanh(z: Array) -> Array:
@@ -48,9 +47,8 @@ def tanh(z: Array) -> Array:
 
 
 def tanh_prime_from_a(a: Array) -> Array:
-    """tanh'(z) = 1 − tanh(z)² = 1 − a², in one new array."""
-    s = np.multiply(a, a)
-    return np.subtract(1.0, s, out=s)
+    """tanh'(z) = 1 − tanh(z)² = 1 − a²."""
+    return 1.0 - a * a
 
 
 def relu(z: Array, out: Array | None = None) -> Array:
@@ -150,16 +148,11 @@ def softmax(z: Array) -> Array:
 
 
 def softmax_backward(a: Array, da: Array) -> Array:
-    """δ = a ⊙ (da − Σ_j a_j da_j) (E7): the Jacobian-vector product of softmax, row by row, in one new array."""
-    t = np.multiply(a, da)
-    dot = np.add.reduce(t, axis=-1, keepdims=True)
-    np.subtract(da, dot, out=t)
-    return np.multiply(a, t, out=t)
+    """δ = a ⊙ (da − Σ_j a_j da_j) (E7): the Jacobian-vector product of softmax, row by row."""
+    return a * (da - (a * da).sum(axis=-1, keepdims=True))
 
 
 def log_softmax(z: Array) -> Array:
-    """log a_j = z_j − logsumexp(z), computed stably (z − max z, then minus log Σ e^(z − max z))."""
+    """log a_j = z_j − logsumexp(z), computed stably."""
     shifted = z - z.max(axis=-1, keepdims=True)
-    lse = np.add.reduce(np.exp(shifted), axis=-1, keepdims=True)
-    shifted -= np.log(lse, out=lse)
-    return shifted
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))

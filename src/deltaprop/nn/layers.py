@@ -235,8 +235,7 @@ class Sigmoid(Activation):
         return self.a
 
     def backward(self, da: Array) -> Array:
-        s = act.sigmoid_prime_from_a(self.a)  # a new array: δ = da ⊙ σ'(z) is written over it
-        return np.multiply(da, s, out=s)
+        return da * act.sigmoid_prime_from_a(self.a)
 
 
 class Tanh(Activation):
@@ -249,8 +248,7 @@ class Tanh(Activation):
         return self.a
 
     def backward(self, da: Array) -> Array:
-        s = act.tanh_prime_from_a(self.a)  # a new array: δ = da ⊙ (1 − a²) is written over it
-        return np.multiply(da, s, out=s)
+        return da * act.tanh_prime_from_a(self.a)
 
 
 class ReLU(Activation):
