@@ -1,5 +1,6 @@
-"""Fused element-wise kernels (the Adam update, ReLU's backward pass), compiled with numba when it
-is installed (``deltaprop[fast]``), and loaded only when they pay for their loading.
+"""Fused element-wise kernels (the Adam update, ReLU's backward pass, bias + ReLU at inference),
+compiled with numba when it is installed (``deltaprop[fast]``), and loaded only when they pay for
+their loading.
 
 The NumPy code is the reference: ``optimizers.adam_step`` makes ten whole-array passes, ReLU's
 backward two. A kernel here does the *same* floating-point operations, in the same order and the
@@ -15,8 +16,8 @@ would have saved to a running total; once the total reaches the load cost, the k
 every later call uses them. This is the break-even rule of rent-or-buy problems: a process never
 spends more than twice what it would have with hindsight, and a small fit (a 20-64-3 net, the
 seed XOR, iris) never loads numba at all. For 784-256-128-10 with Adam (235,146 parameters,
-batch 128) the kernels load after about 3,500 steps; for 784-1024-1024-10 (1.86 M parameters)
-after about 250. Once loaded, they are used for every call they apply to.
+batch 128) the kernels load after about 3,500 steps; for 784-1024-1024-10 (1.86 M parameters,
+batch 256) after about 440. Once loaded, they are used for every call they apply to.
 
 ``DELTAPROP_FUSED`` in the environment (read at each call, so tests can switch paths): ``0`` never
 uses the kernels; ``1`` loads them at the first call they apply to (the choice for a long run or a
