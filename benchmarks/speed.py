@@ -510,23 +510,28 @@ def latency_runs(rows: int, impls: list[str]) -> dict[str, Callable[[], Any]]:
     return runs
 
 
-def latency(rows: int, impls: list[str], repeats: int) -> dict[str, list[float]]:
+def latency(rows: int, impls: list[str], repeats: int, burst_s: float = 0.4) -> dict[str, list[float]]:
     """Seconds of each call, over ``repeats`` interleaved rounds of a burst of calls per implementation.
 
-    Bursts, not single calls, are interleaved: each library's threads keep spinning for a while after
-    a call (OpenBLAS, onnxruntime, PyTorch), and would slow the next library's first calls."""
+    Bursts of ``burst_s`` seconds, not single calls, are interleaved: each library's threads keep
+    spinning for up to a few hundred milliseconds after a call (OpenMP in PyTorch, onnxruntime's pool,
+    OpenBLAS), and slow down whatever runs next on the same cores; the minimum per call comes from
+    the part of a burst after the previous library's threads have gone to sleep."""
     runs = latency_runs(rows, impls)
-    burst = 200 if rows < 1000 else 5
     for fn in runs.values():
-        for _ in range(burst):  # warm-up: first-call setup, caches, buffers
+        for _ in range(5):  # warm-up: first-call setup, caches, buffers
             fn()
     times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeats):
         for name, fn in runs.items():
-            for _ in range(burst):
+            start = time.perf_counter()
+            while True:
                 t0 = time.perf_counter()
                 fn()
-                times[name].append(time.perf_counter() - t0)
+                t1 = time.perf_counter()
+                times[name].append(t1 - t0)
+                if t1 - start > burst_s:
+                    break
     return times
 
 
