@@ -28,3 +28,25 @@ def test_readme_starts_with_the_two_commands():
     ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
     test_command = next(line for line in commands[1].splitlines() if not line.startswith("#"))
     assert test_command.split("&& ", 1)[1] in ci  # CI runs the README's test command
+
+
+def test_readme_speed_figures_are_the_minima_of_docs_speed_json():
+    """The speed sentence is written from the run in docs/speed.json (minimum of the repeats), not by hand."""
+    import json
+
+    run = json.loads((README.parent / "docs" / "speed.json").read_text(encoding="utf-8"))["workloads"]
+
+    def low(workload: str, impl: str) -> float:
+        return run[workload]["impls"][impl]["min_s"]
+
+    mlp = "mlp256"
+    expected = [
+        f"{low(mlp, 'deltaprop') / low(mlp, 'gemm'):.2f}× the time of its matrix products alone",
+        f"({low(mlp, 'deltaprop (no numba)') / low(mlp, 'gemm'):.2f}× without it)",
+        f"takes {low('cold', '20-64-3: deltaprop'):.2f} s, against {low('cold', '20-64-3: sklearn'):.2f} s",
+        f"predicting one row takes {low('latency 1', 'deltaprop') * 1e6:.0f} µs (onnxruntime "
+        f"{low('latency 1', 'onnxruntime') * 1e6:.0f} µs, PyTorch {low('latency 1', 'torch') * 1e6:.0f} µs)",
+    ]
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    for phrase in expected:
+        assert phrase in text, phrase

@@ -8,7 +8,6 @@ so monkeypatching either name patches both). Nothing is imported until an old na
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.machinery
 import sys
 from types import ModuleType
@@ -24,8 +23,9 @@ MOVED = {
 }
 
 
-class MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Finds ``deltaprop.<old>`` and loads it by importing ``deltaprop.<new>`` in its place."""
+class MovedModules:
+    """Finds ``deltaprop.<old>`` and loads it by importing ``deltaprop.<new>`` in its place (a meta path
+    finder and loader by protocol; not derived from ``importlib.abc``, whose import costs 9 ms)."""
 
     def __init__(self, package: str) -> None:
         self.package = package
@@ -57,7 +57,7 @@ def install(package: str) -> None:
         module = sys.modules.get(f"{package}.{new}")
         if module is not None:
             sys.modules.setdefault(f"{package}.{old}", module)
-            if not hasattr(parent, old):
+            if old not in vars(parent):  # not hasattr: that would import a lazily exported name
                 setattr(parent, old, module)
     if not any(isinstance(f, MovedModules) and f.package == package for f in sys.meta_path):
         sys.meta_path.append(MovedModules(package))

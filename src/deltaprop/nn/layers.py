@@ -394,7 +394,8 @@ class Dropout(Layer):
             self.mask = None
             return a_prev
         keep = self.rng.random(a_prev.shape, dtype=np.float32) >= self.p
-        self.mask = keep.astype(a_prev.dtype) * a_prev.dtype.type(1.0 / (1.0 - self.p))
+        self.mask = keep.astype(a_prev.dtype)
+        self.mask *= a_prev.dtype.type(1.0 / (1.0 - self.p))
         return a_prev * self.mask
 
     def backward(self, delta: Array) -> Array:

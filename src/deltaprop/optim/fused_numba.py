@@ -39,3 +39,15 @@ def relu_backward_in_place(da, a, one, zero):  # type: ignore[no-untyped-def]
     loop above may overlap its input, and LLVM then runs it unvectorised (twice as slow)."""
     for i in range(da.shape[0]):
         da[i] = da[i] * (one if a[i] > 0 else zero)
+
+
+@numba.njit(nogil=True, error_model="numpy", cache=True)
+def bias_relu(z, b, zero):  # type: ignore[no-untyped-def]
+    """z ← max(z + b, 0) row by row, in place (E1's bias, then E2 with ReLU), in one pass over z.
+
+    As NumPy's ``z += b`` then ``np.maximum(z, zeros, out=z)``: the sum is rounded to z's dtype first;
+    a NaN sum is kept as it is, and a sum of −0 gives +0, as NumPy's ``maximum`` does (``tests/test_fused.py``)."""
+    for i in range(z.shape[0]):
+        for j in range(z.shape[1]):
+            s = z[i, j] + b[j]
+            z[i, j] = s if s > zero or s != s else zero
