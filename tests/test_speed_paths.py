@@ -116,6 +116,14 @@ def test_import_deltaprop_loads_nothing_it_does_not_use():
         assert heavy not in mods, heavy
 
 
+def test_the_cli_parser_loads_no_numpy():
+    """``deltaprop --help`` builds every command's parser; NumPy loads only when a command runs."""
+    mods = _fresh("import sys, json, contextlib, io\nfrom deltaprop.cli import main\n"
+                  "with contextlib.redirect_stdout(io.StringIO()):\n    main([])\n"
+                  "print(json.dumps(sorted(sys.modules)))")
+    assert "deltaprop.cli.train" in mods and "numpy" not in mods
+
+
 def test_a_small_fit_and_predict_do_not_load_numba():
     result = _fresh(
         "import sys, json, numpy as np, deltaprop as dp\n"

@@ -7,9 +7,11 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
 
 
 def load_model(path: str) -> tuple[Any, dict[str, Any]]:
@@ -28,6 +30,8 @@ def check_user_metadata(model: Any, user: dict[str, Any], *, where: str) -> None
     """The metadata ``train --out`` stores, checked against the network it describes: class and feature
     names, the input standardisation and the image shape must fit, or the file is refused (ModelFileError)
     here rather than failing with an IndexError at predict or broadcasting silently."""
+    import numpy as np
+
     from ..io.model_file import ModelFileError
 
     def fail(what: str) -> None:
@@ -67,6 +71,8 @@ def check_user_metadata(model: Any, user: dict[str, Any], *, where: str) -> None
 
 def model_data(spec: str, meta: dict[str, Any], *, target: str | None, need_target: bool, part: str,
                model: Any = None, delimiter: str | None = None) -> Any:
+    import numpy as np
+
     from .config import load_data
 
     task = ("classification" if meta.get("classes") else "regression") if meta else "auto"
@@ -91,6 +97,8 @@ def model_data(spec: str, meta: dict[str, Any], *, target: str | None, need_targ
 def network_inputs(model: Any, meta: dict[str, Any]) -> Callable[[Any], np.ndarray]:
     """Raw data → the network's input rows: the model's preprocessor; for files written before
     preprocessing travelled with the model, the mean and std in their metadata; else the numbers as they are."""
+    import numpy as np
+
     if model is not None and model.preprocessor is not None:
         return model.preprocessor.transform
     mean, std = meta.get("input_mean"), meta.get("input_std")
@@ -124,6 +132,8 @@ def take_rows(X: Any, rows: Any) -> Any:
 
 def write_plots(folder: Path, *, model: Any, history: Any, monitor: Any, data: Any, X: Any, y: Any,
                  transform: Callable[[np.ndarray], np.ndarray], fmt: str, label: str | None = None) -> list[Path]:
+    import numpy as np
+
     from ..teach import plots
 
     folder.mkdir(parents=True, exist_ok=True)

@@ -38,8 +38,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..core.types import Array
 from ..datasets.targets import MAX_AUTO_CLASSES, TASKS
 
@@ -199,6 +197,8 @@ def load_data(spec: str, *, target: str | None = None, n_samples: int | None = N
     ``task="auto"``, class names and integer labels with at most 20 distinct values are classes and
     other numbers a regression; "classification" or "regression" decides; an ID-like target (every
     value different) is refused."""
+    import numpy as np
+
     from ..datasets.targets import classify_target, encode_like
 
     if task not in TASKS:
@@ -217,6 +217,8 @@ def load_data(spec: str, *, target: str | None = None, n_samples: int | None = N
 
 def _load(spec: str, target: str | None, n_samples: int | None, noise: float | None, seed: int | None,
           features: list[str] | None, need_target: bool, table_options: dict[str, Any]) -> Data:
+    import numpy as np
+
     from .. import datasets
     from ..datasets.tabular import table_suffix
 
@@ -297,6 +299,8 @@ def _table(path: Path, target: str | None, features: list[str] | None, need_targ
 
 
 def _npz(path: Path) -> Data:
+    import numpy as np
+
     from ..datasets import load_npz_mnist
     from ..datasets.large import open_npz
     from ..datasets.npz import check_archive
@@ -367,6 +371,8 @@ def _parquet(path: Path, target: str | None, features: list[str] | None, need_ta
 
 
 def _is_uint8(path: Path) -> bool:
+    import numpy as np
+
     from ..datasets.npz import open_npz
 
     with open_npz(path, "data") as f:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from .parser import add_command, positive_float, positive_int
 from .train import run_training
+
+if TYPE_CHECKING:
+    pass
 
 DEMOS: dict[str, tuple[str, dict[str, Any]]] = {
     "xor": ("the seed's XOR network (2-2-1 sigmoid), trained exactly as the seed script trains it", {}),
@@ -41,6 +42,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
     if args.list:
         for name, (text, _) in DEMOS.items():
             print(f"{name:<8} {text}")

@@ -7,8 +7,6 @@ import sys
 import time
 from typing import Any
 
-import numpy as np
-
 from .common import model_data, model_from_args, network_inputs, take_rows
 from .parser import add_command, model_options, positive_float, positive_int
 
@@ -33,6 +31,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from ..nn.model import default_loss
     from ..teach.gradcheck import cost, gradcheck
 
@@ -68,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _seconds_per_pass(model: Any, X: Any) -> float:
     """The time of one forward pass as gradcheck makes it (extended precision), measured on three."""
+    import numpy as np
+
     from ..teach.gradcheck import _extended_precision_copy
 
     ext = _extended_precision_copy(model.astype(np.float64))

@@ -6,9 +6,11 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
 
 EPILOG_DEBUG = ("Errors in the input end with 'deltaprop: error: …' and exit status 2 "
                 "(DELTAPROP_DEBUG=1 shows tracebacks).")
@@ -64,6 +66,8 @@ def neuron_spec(text: str) -> tuple[int, int]:
 
 def parse_rows(text: str) -> np.ndarray:
     """"0,1" → [[0, 1]]; "0,0;0,1" → two rows."""
+    import numpy as np
+
     try:
         rows = [[float(v) for v in row.split(",")] for row in text.replace(" ", "").split(";") if row]
     except ValueError:

@@ -6,8 +6,6 @@ import argparse
 import sys
 from typing import Any
 
-import numpy as np
-
 from .common import delimiter_arg, load_model, model_data, network_inputs
 from .outputs import Output, check_outputs
 from .parser import add_command, positive_int
@@ -34,6 +32,8 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import csv
     import io
+
+    import numpy as np
 
     check_outputs("predict", [("MODEL", args.model), ("DATA", args.data)], [Output("--out", args.out, "csv")])
     model, meta = load_model(args.model)

@@ -6,13 +6,14 @@ import argparse
 import os
 import time
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from .common import take_rows, write_plots
 from .outputs import Output, check_outputs
 from .parser import add_command, fraction, non_negative_float, non_negative_int, positive_float, positive_int
+
+if TYPE_CHECKING:
+    pass
 
 
 def add_parser(sub: Any) -> None:
@@ -130,6 +131,8 @@ def _run_distributed(settings: dict[str, Any], progress: str) -> int:
 
 def run_training(s: dict[str, Any], *, progress: str = "bar", every: int | None = None,
                  distributed: str | None = None) -> Any:
+    import numpy as np
+
     from ..nn.model import mlp
     from ..optim import optimizers
     from ..teach.diagnosis import TrainingMonitor, diagnose
@@ -309,6 +312,8 @@ def _preprocessor(s: dict[str, Any], X: Any) -> Any:
     """The Preprocessor fitted on the training rows (the validation rows fit will hold out excluded), or None.
 
     On for table files unless --no-preprocess; for arrays with --standardize."""
+    import numpy as np
+
     from ..core.backend import rng_from
     from ..nn.preprocess import Preprocessor
     from ..train.tables import validation_rows
