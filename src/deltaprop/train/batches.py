@@ -60,8 +60,9 @@ class ArrayBatches:
         return rng.permutation(self.n) if shuffle and self.batch_size < self.n else None
 
     def batches(self, order: Array | None, first: int = 0) -> Iterator[Batch]:
-        for start in range(first * self.batch_size, self.n, self.batch_size):
-            yield self.get(start, order)
+        bs, n = self.batch_size, self.n
+        for start in range(first * bs, n, bs):
+            yield self.part(order, start, min(start + bs, n))
 
     def get(self, start: int, order: Array | None) -> Batch:
         return self.part(order, start, min(start + self.batch_size, self.n))
