@@ -7,10 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .common import delimiter_arg as _delimiter
-from .common import load_model, model_data, network_inputs, write_plots
+from .common import delimiter_arg, load_model, model_data, network_inputs, write_plots
 from .outputs import Output, check_outputs
-from .parser import add_command
+from .parser import add_command, model_and_data
 
 
 def add_parser(sub: Any) -> None:
@@ -20,12 +19,8 @@ def add_parser(sub: Any) -> None:
                     "  deltaprop evaluate moons.safetensors moons\n"
                     "  deltaprop evaluate iris.safetensors iris.csv --json\n"
                     "  deltaprop evaluate mnist.safetensors mnist10k.npz --plots plots/")
-    p.add_argument("model", metavar="MODEL", help="a model file written by train --out")
-    p.add_argument("data", metavar="DATA", help="data set name, table file (.csv .tsv .csv.gz .parquet), .npz, "
-                                                ".npy or IDX folder")
-    p.add_argument("--delimiter", metavar="CHAR", help="the table's delimiter: , ; tab or | (default: sniffed)")
-    p.add_argument("--target", metavar="COLUMN", help="the CSV target column (default: as in training)")
-    p.add_argument("--part", choices=["test", "train"], default="test", help="for sources with a test part")
+    model_and_data(p, data_help="data set name, table file (.csv .tsv .csv.gz .parquet), .npz, .npy or IDX folder",
+                   target_help="the CSV target column (default: as in training)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--plots", metavar="DIR", help="write the confusion matrix (and more) to DIR")
     p.add_argument("--plot-format", choices=["png", "svg"], default="png")
@@ -36,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
                   [Output("--plots", args.plots, "folder") if args.plots else None])
     model, meta = load_model(args.model)
     data = model_data(args.data, meta, target=args.target, need_target=True, part=args.part, model=model,
-                      delimiter=_delimiter(args))
+                      delimiter=delimiter_arg(args))
     transform = network_inputs(model, meta)
     classify = bool(meta.get("classes") or data.classes)
     metrics = ["accuracy"] if classify else ["mse", "mae", "r2"]

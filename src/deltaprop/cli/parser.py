@@ -92,3 +92,13 @@ def model_options(p: argparse.ArgumentParser, *, what: str) -> None:
     g.add_argument("--activation", default="tanh", metavar="NAME", help="hidden activation with --layers (tanh)")
     g.add_argument("--output", default="sigmoid", metavar="NAME", help="output activation with --layers (sigmoid)")
     g.add_argument("--seed", type=non_negative_int, default=0, help="weights seed with --layers (0)")
+
+
+def model_and_data(p: argparse.ArgumentParser, *, data_help: str, target_help: str) -> None:
+    """MODEL and DATA, the positionals of the commands that run a saved model on data, with the data's
+    --delimiter, --target and --part."""
+    p.add_argument("model", metavar="MODEL", help="a model file written by train --out")
+    p.add_argument("data", metavar="DATA", help=data_help)
+    p.add_argument("--delimiter", metavar="CHAR", help="the table's delimiter: , ; tab or | (default: sniffed)")
+    p.add_argument("--target", metavar="COLUMN", help=target_help)
+    p.add_argument("--part", choices=["test", "train"], default="test", help="for sources with a test part")

@@ -8,7 +8,7 @@ from typing import Any
 
 from .common import delimiter_arg, load_model, model_data, network_inputs
 from .outputs import Output, check_outputs
-from .parser import add_command, positive_int
+from .parser import add_command, model_and_data, positive_int
 
 
 def add_parser(sub: Any) -> None:
@@ -17,12 +17,8 @@ def add_parser(sub: Any) -> None:
                     "training data had names) or value, and with --proba the class probabilities.",
                     "  deltaprop predict iris.safetensors new_flowers.csv\n"
                     "  deltaprop predict iris.safetensors iris.csv --proba --out predictions.csv")
-    p.add_argument("model", metavar="MODEL", help="a model file written by train --out")
-    p.add_argument("data", metavar="DATA", help="data set name, table file (.csv .tsv .csv.gz .parquet; the target "
-                                                "column may be absent), .npz")
-    p.add_argument("--delimiter", metavar="CHAR", help="the table's delimiter: , ; tab or | (default: sniffed)")
-    p.add_argument("--target", metavar="COLUMN", help="the CSV target column, ignored if present")
-    p.add_argument("--part", choices=["test", "train"], default="test", help="for sources with a test part")
+    model_and_data(p, data_help="data set name, table file (.csv .tsv .csv.gz .parquet; the target column may be "
+                                "absent), .npz", target_help="the CSV target column, ignored if present")
     p.add_argument("--proba", action="store_true", help="add a probability column per class")
     p.add_argument("--precision", type=positive_int, metavar="N",
                    help="decimals of probabilities (4) or significant digits of values (6)")
