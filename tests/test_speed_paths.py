@@ -104,6 +104,44 @@ def test_copies_and_changed_layers_predict_correctly():
     np.testing.assert_array_equal(model.predict(X), model.forward(X, training=False))
 
 
+def test_the_column_layout_is_used_where_it_gives_the_same_bits_and_only_there():
+    """784-256-128-10 as served: up to COLUMN_MAX_ROWS rows the leading Dense layers run as W Xᵀ, and every
+    prediction is still bitwise forward's; a product that gave other bits keeps the row layout."""
+    from deltaprop.nn import inference
+
+    model = dp.mlp([784, 256, 128, 10], activation="relu", output_activation="softmax", seed=0)
+    rng = np.random.default_rng(4)
+    for n in (1, 2, 8, 64, inference.COLUMN_MAX_ROWS, inference.COLUMN_MAX_ROWS + 1):
+        X = rng.random((n, 784), dtype=np.float32)
+        expected = model.forward(X, training=False).copy()
+        for _ in range(2):  # the first call decides the layout, the second uses it
+            np.testing.assert_array_equal(model.predict(X).view(np.uint32), expected.view(np.uint32))
+    columns = model._plan.columns
+    assert columns[inference.COLUMN_MAX_ROWS + 1] == 0  # beyond the limit: rows only
+    assert columns[64] >= 1  # the 784 → 256 product agrees bit for bit with OpenBLAS (the case it pays for)
+
+
+def test_a_column_product_with_other_bits_is_not_used(monkeypatch):
+    from deltaprop.nn import inference
+
+    real = inference._column_step
+
+    def off_by_one_ulp(layer, relu, aT, out, zeros, **kw):  # type: ignore[no-untyped-def]
+        out = real(layer, relu, aT, out, zeros, **kw)
+        if kw.get("product", True) and layer.n_out == 7:  # the second layer's product differs in its last bit
+            out.view(np.uint32)[...] ^= 1
+        return out
+
+    monkeypatch.setattr(inference, "_column_step", off_by_one_ulp)
+    model = dp.Sequential([dp.Dense(30, 9, seed=0), dp.ReLU(), dp.Dense(9, 7, seed=1), dp.ReLU(),
+                           dp.Dense(7, 3, seed=2), dp.Softmax()])
+    X = np.random.default_rng(5).normal(size=(16, 30)).astype(np.float32)
+    expected = model.forward(X, training=False).copy()
+    for _ in range(2):
+        np.testing.assert_array_equal(model.predict(X), expected)
+    assert model._plan.columns[16] <= 1  # the first layer at most: the second's bits differ
+
+
 def _fresh(code: str) -> dict:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])

@@ -19,11 +19,11 @@ import numpy as np
 from ..core.backend import as_dtype, rng_from, spawn_seeds, xp, zeros_aligned
 from ..core.types import Array, DType, Seed
 from ..core.validation import check_loss_output, check_sample_weight, check_targets, check_X
-from ..optim import fused as _fused
 from ..optim import optimizers as optimizers_mod
 from . import losses as losses_mod
 from . import metrics as metrics_mod
-from .layers import Activation, Dense, Dropout, Layer, ReLU, Softmax
+from .inference import Inference
+from .layers import Activation, Dense, Dropout, Layer
 from .layers import activation as make_activation
 
 #: prediction keeps its intermediate buffers (per thread, for the last two batch sizes) up to this many bytes
@@ -75,8 +75,7 @@ class Sequential:
         self._overwrite_input: list[bool] = []
         self._overwrite_delta: list[bool] = []
         self._flat: tuple[Array, Array, dict[str, tuple[int, int, tuple[int, ...]]]] | None = None
-        self._plan: list[tuple[Any, ...]] | None = None
-        self._buffers = threading.local()
+        self._plan: Inference | None = None
         self.param_grad_pairs()  # builds the flat parameter storage now, so references stay valid
         self.stop_training = False
         self.loss: losses_mod.Loss | None = None
@@ -191,7 +190,7 @@ class Sequential:
                                      for i, layer in enumerate(layers)]
             self._overwrite_delta = [layer.overwrites and i + 1 < len(layers) and layers[i + 1].fresh_output
                                      for i, layer in enumerate(layers)]
-            self._plan, self._buffers = None, threading.local()  # the inference plan follows the layers
+            self._plan = None  # the inference path follows the layers
             self._pairs_for = layers
         return self._pairs
 
@@ -227,7 +226,7 @@ class Sequential:
     def __getstate__(self) -> dict[str, Any]:
         # copies and pickles rebuild the flat storage: views do not survive being copied
         state = self.__dict__.copy()
-        for cached in ("_pairs", "_pairs_for", "_flat", "_lock", "_plan", "_buffers"):
+        for cached in ("_pairs", "_pairs_for", "_flat", "_lock", "_plan"):
             state.pop(cached, None)
         return state
 
@@ -235,7 +234,6 @@ class Sequential:
         self.__dict__.update(state)
         self._pairs, self._pairs_for, self._flat, self._plan = [], None, None, None
         self._lock = threading.RLock()
-        self._buffers = threading.local()
         for layer in self.layers:  # the copy's layers (and optimizer) belong to the copy
             layer._owner = weakref.ref(self)
         if getattr(self, "optimizer", None) is not None:
@@ -302,7 +300,7 @@ class Sequential:
         The results are bitwise those of ``forward(X, training=False)``."""
         if preprocess and self.preprocessor is not None:
             X = self.preprocessor.transform(X)
-        if _streamed(X):
+        if type(X) is not np.ndarray and _streamed(X):  # a plain ndarray is never streamed (a memmap is a subclass)
             from ..train.stream import predict_batches, stream
 
             with self._lock:
@@ -323,68 +321,12 @@ class Sequential:
                 return X
         return check_X(X, dtype=self.dtype, n_features=self.n_inputs, where=where)
 
-    def _inference_plan(self) -> list[tuple[Any, ...]]:
-        """The forward pass at inference as steps: ("dense", layer, relu, keep) for a Dense layer (and
-        the ReLU right after it, fused with its bias add), ("softmax",) for a last Softmax, ("layer",
-        layer) for any other.
-        ``keep`` says the Dense output may go into a reused buffer: the next step makes a new array."""
-        self.param_grad_pairs()  # drops the plan when the layers changed
-        if self._plan is None:
-            plain = {Dense: Dense.forward, ReLU: ReLU.forward, Softmax: Softmax.forward}
-            known = [plain.get(type(layer)) is type(layer).forward for layer in self.layers]
-            plan: list[tuple[Any, ...]] = []
-            i = 0
-            while i < len(self.layers):
-                layer = self.layers[i]
-                if known[i] and isinstance(layer, Dense):
-                    relu = i + 1 < len(self.layers) and known[i + 1] and isinstance(self.layers[i + 1], ReLU)
-                    plan.append(("dense", layer, relu))
-                    i += 2 if relu else 1
-                    continue
-                last = i == len(self.layers) - 1
-                plan.append(("softmax",) if known[i] and isinstance(layer, Softmax) and last else ("layer", layer))
-                i += 1
-            self._plan = [(*step, k + 1 < len(plan) and plan[k + 1][0] in ("dense", "softmax"))
-                          for k, step in enumerate(plan)]
-        return self._plan
-
     def _infer(self, X: Array) -> Array:
-        """a(L) for the rows of X by the inference plan, in the same operations as ``forward`` (E1, E2)."""
-        n = len(X)
-        cache = getattr(self._buffers, "by_rows", None)
-        if cache is None:
-            cache = self._buffers.by_rows = {}
-        buffers = cache.get(n)
-        if buffers is None:
-            buffers = {}
-            if len(cache) >= 2:
-                cache.pop(next(iter(cache)))
-            cache[n] = buffers
-        a = X
-        for step in self._inference_plan():
-            kind = step[0]
-            if kind == "dense":
-                _, layer, relu, keep = step
-                W = layer.W
-                if keep and (out := buffers.get(id(layer))) is None and n * W.shape[0] * W.itemsize <= \
-                        PREDICT_CACHE_BYTES // 4:
-                    out = buffers[id(layer)] = xp.empty((n, W.shape[0]), dtype=W.dtype)
-                z = np.matmul(a, W.T, out=out) if keep and out is not None else a @ W.T
-                if relu:  # z + b, then ReLU's max(z, 0) against a row of zeros (see activations.relu)
-                    zeros = buffers.get(("zeros", W.shape[0]))
-                    if zeros is None:
-                        zeros = buffers[("zeros", W.shape[0])] = xp.zeros(W.shape[0], dtype=W.dtype)
-                    _fused.bias_relu(z, layer.b, zeros)
-                else:
-                    z += layer.b
-                a = z
-            elif kind == "softmax":  # a_j = e^{z_j − max z} / Σ_k e^{z_k − max z}, as activations.softmax
-                a = np.subtract(a, np.maximum.reduce(a, axis=-1, keepdims=True))
-                np.exp(a, out=a)
-                a /= np.add.reduce(a, axis=-1, keepdims=True)
-            else:
-                a = step[1].forward(a, training=False)
-        return a
+        """a(L) for the rows of X by the lean inference path (``nn.inference``), bitwise ``forward``'s."""
+        self.param_grad_pairs()  # drops the inference path when the layers changed
+        if self._plan is None:
+            self._plan = Inference(self.layers, PREDICT_CACHE_BYTES)
+        return self._plan(X)
 
     def predict_classes(self, X: Any, *, preprocess: bool = True) -> Array:
         """Class indices: argmax of the outputs, or output ≥ 0.5 for a single output unit."""
