@@ -108,3 +108,22 @@ def test_cross_entropy_clips_float32_with_float32_epsilon_and_stays_float32(loss
     per_output = -np.log(eps32)
     expected = 2 * per_output if isinstance(loss, dp.BinaryCrossEntropy) else per_output
     assert value == pytest.approx(expected, rel=1e-3)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_softmax_layer_gives_the_cross_entropy_its_log_a_bit_for_bit(dtype) -> None:
+    """Training takes the cross-entropy's value from the parts the Softmax layer already computed
+    (z − max z and the row sums): the value is bitwise the one from the logits, and so is log a."""
+    rng = np.random.default_rng(0)
+    z = (rng.standard_normal((37, 10)) * 30).astype(dtype)
+    z[0] = 0.0  # a row of ties
+    z[1, 3] = 700 if dtype == np.float64 else 80  # a row where exp of everything else underflows
+    layer = dp.Softmax()
+    a = layer.forward(z.copy())
+    np.testing.assert_array_equal(a.view(np.uint8), dp.activations.softmax(z).view(np.uint8))
+    np.testing.assert_array_equal(layer.log_a().view(np.uint8), dp.activations.log_softmax(z).view(np.uint8))
+    loss = dp.CategoricalCrossEntropy()
+    y = loss.prepare_targets(a, rng.integers(0, 10, 37))
+    w = rng.random(37).astype(dtype)
+    for weights in (None, w):
+        assert loss._value_from_output(layer, y, weights) == loss._value_from_logits(z, y, weights)

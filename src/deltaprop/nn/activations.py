@@ -140,11 +140,18 @@ def exp_prime_from_a(a: Array) -> Array:
 
 def softmax(z: Array) -> Array:
     """a_j = e^{z_j} / Σ_k e^{z_k}, row by row."""
-    # subtract the row max: exp cannot overflow and softmax is unchanged
-    a = z - z.max(axis=-1, keepdims=True)
-    np.exp(a, out=a)
-    a /= a.sum(axis=-1, keepdims=True)
-    return a
+    return softmax_parts(z)[0]
+
+
+def softmax_parts(z: Array) -> tuple[Array, Array, Array]:
+    """(a, z − max z, Σ_k e^{z_k − max z}) row by row: softmax and the parts its logarithm is made of.
+
+    Subtracting the row max keeps exp from overflowing and leaves softmax unchanged."""
+    shifted = z - z.max(axis=-1, keepdims=True)
+    a = np.exp(shifted)
+    sums = a.sum(axis=-1, keepdims=True)
+    a /= sums
+    return a, shifted, sums
 
 
 def softmax_backward(a: Array, da: Array) -> Array:
@@ -155,4 +162,9 @@ def softmax_backward(a: Array, da: Array) -> Array:
 def log_softmax(z: Array) -> Array:
     """log a_j = z_j − logsumexp(z), computed stably."""
     shifted = z - z.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    return log_softmax_from(shifted, np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def log_softmax_from(shifted: Array, sums: Array) -> Array:
+    """log a_j = (z_j − max z) − log Σ_k e^{z_k − max z}, from ``softmax_parts``: bitwise ``log_softmax(z)``."""
+    return shifted - np.log(sums)

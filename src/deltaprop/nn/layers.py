@@ -369,8 +369,13 @@ class Softmax(Activation):
 
     def forward(self, z: Array, training: bool = True) -> Array:
         self.z = z  # kept so a fused cross-entropy can work from the logits
-        self.a = act.softmax(z)
+        self.a, self._shifted, self._sums = act.softmax_parts(z)
         return self.a
+
+    def log_a(self) -> Array:
+        """log a of the last forward pass, from the parts softmax computed: bitwise ``log_softmax(z)``,
+        without its max, subtraction, exp and sum again (the cross-entropy's value, E8)."""
+        return act.log_softmax_from(self._shifted, self._sums)
 
     def backward(self, da: Array) -> Array:
         return act.softmax_backward(self.a, da)

@@ -82,6 +82,10 @@ class Loss:
             g *= g.dtype.type(1.0 / len(g))
         return g
 
+    def _value_from_output(self, layer: Any, y: Array, sample_weight: Array | None = None) -> float:
+        """L from the output activation layer this loss fuses with (its logits ``layer.z``; E8)."""
+        return self._value_from_logits(layer.z, y, sample_weight)  # type: ignore[attr-defined,no-any-return]
+
     def _per_element(self, a: Array, y: Array) -> Array:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -245,7 +249,15 @@ class CategoricalCrossEntropy(Loss):
         return self._fused_delta(a, self.prepare_targets(a, y), sample_weight)
 
     def _value_from_logits(self, z: Array, y: Array, sample_weight: Array | None = None) -> float:
-        return self._reduce(-(y * act.log_softmax(z)).sum(axis=1), sample_weight)
+        return self._value_from_log_a(act.log_softmax(z), y, sample_weight)
+
+    def _value_from_output(self, layer: Any, y: Array, sample_weight: Array | None = None) -> float:
+        log_a = getattr(layer, "log_a", None)  # a Softmax layer keeps the parts of log a from its forward pass
+        return self._value_from_log_a(log_a(), y, sample_weight) if log_a is not None else \
+            super()._value_from_output(layer, y, sample_weight)
+
+    def _value_from_log_a(self, log_a: Array, y: Array, sample_weight: Array | None = None) -> float:
+        return self._reduce(-(y * log_a).sum(axis=1), sample_weight)
 
     def _fused_delta(self, a: Array, y: Array, sample_weight: Array | None = None) -> Array:
         # ∂/∂z_j of −Σ_k y_k log softmax(z)_k is a_j Σ_k y_k − y_j: the textbook a − y (E8) when every row of

@@ -146,7 +146,7 @@ class Sequential:
             y = loss.prepare_targets(a, y)
         last = self.layers[-1]
         if loss.fuses_with is not None and isinstance(last, Activation) and last.name == loss.fuses_with:
-            value = loss._value_from_logits(last.z, y, sample_weight)  # type: ignore[attr-defined]
+            value = loss._value_from_output(last, y, sample_weight)
             return value, loss._fused_delta(a, y, sample_weight), len(self.layers) - 1  # type: ignore[attr-defined]
         return (*loss._value_and_grad(a, y, sample_weight), len(self.layers))
 
