@@ -507,7 +507,35 @@ def latency_runs(rows: int, impls: list[str]) -> dict[str, Callable[[], Any]]:
                 return net(Xt).numpy()
 
         runs["torch"] = torch_run
+    if "gemm" in impls:
+        runs["gemm"] = products_alone(model, X)
     return runs
+
+
+def products_alone(model: Any, X: np.ndarray) -> Callable[[], Any]:
+    """The floor of a prediction with NumPy's BLAS: only the matrix products, into outputs allocated once,
+    in the layout deltaprop's predict chose for this many rows (W Xᵀ where the column layout gives the
+    same bits, X Wᵀ after that), with nothing else: no checks, biases, activations or Python layers."""
+    model.predict(X)  # decides the layout for this many rows
+    weights = [layer.W for layer in model.layers if isinstance(layer, dp.Dense)]
+    columns = model._plan.columns[len(X)]
+    n = len(X)
+    outs = [np.empty((W.shape[0], n) if k < columns else (n, W.shape[0]), F32) for k, W in enumerate(weights)]
+    if n == 1:
+        outs = [o.reshape(-1) if k < columns else o for k, o in enumerate(outs)]
+
+    def run() -> Any:
+        a = X.reshape(-1) if n == 1 else X.T
+        for k, (W, out) in enumerate(zip(weights, outs)):
+            if k < columns:
+                a = np.dot(W, a, out=out)
+            else:
+                if k == columns and k:
+                    a = np.ascontiguousarray(a.T) if n > 1 else a.reshape(1, -1)
+                a = np.matmul(a if k else X, W.T, out=out)
+        return a
+
+    return run
 
 
 def latency(rows: int, impls: list[str], repeats: int, burst_s: float = 0.4) -> dict[str, list[float]]:

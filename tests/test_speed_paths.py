@@ -49,8 +49,16 @@ def test_predict_uses_a_suitable_input_as_is_and_converts_the_others():
     model = NETS["relu-softmax"]()
     X = np.random.default_rng(1).normal(size=(40, 30)).astype(np.float32)
     seen = []
-    real = model._infer
-    model._infer = lambda A: seen.append(A) or real(A)  # type: ignore[method-assign]
+    real = model._inference()
+
+    class Spy:  # the inference path, recording what it is given
+        scans_first_product = real.scans_first_product
+
+        def __call__(self, A, refuse=None):  # type: ignore[no-untyped-def]
+            seen.append(A)
+            return real(A, refuse)
+
+    model._inference = Spy  # type: ignore[method-assign]
     expected = model.predict(X)
     assert seen[-1] is X  # contiguous, float32: no copy
     for other in (X.astype(np.float64), np.asfortranarray(X), X.tolist()):
@@ -70,6 +78,36 @@ def test_predict_still_refuses_non_finite_inputs(bad):
         model.predict(X)
     with pytest.raises(ValueError, match=r"shape \(n, 30\)"):
         model.predict(np.zeros((3, 29), np.float32))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("n", [1, 3, 64, 200])
+def test_a_narrowing_first_layer_scans_its_product_and_still_refuses_every_non_finite_input(bad, n):
+    """30 → 8: the product X Wᵀ is scanned instead of X. A −inf that ReLU would turn into 0 is still caught
+    (it makes its row of the product −inf or NaN before the ReLU), on the first call and on later ones."""
+    model = dp.Sequential([dp.Dense(30, 8, seed=0), dp.ReLU(), dp.Dense(8, 3, seed=1), dp.Softmax()])
+    from deltaprop.nn.inference import SCAN_PRODUCT_MIN_ROWS
+
+    assert model._inference().scans_first_product(n) == (n >= SCAN_PRODUCT_MIN_ROWS)
+    rng = np.random.default_rng(n)
+    for _ in range(3):
+        X = rng.normal(size=(n, 30)).astype(np.float32)
+        X[rng.integers(n), rng.integers(30)] = bad
+        with pytest.raises(ValueError, match="1 NaN or infinite"):
+            model.predict(X)
+        with pytest.raises(ValueError, match="1 NaN or infinite"):
+            model.predict(X, batch_size=2)
+        np.testing.assert_array_equal(model.predict(np.nan_to_num(X)), model.forward(np.nan_to_num(X), training=False))
+
+
+def test_finite_inputs_whose_product_overflows_are_predicted_as_forward_does():
+    model = dp.Sequential([dp.Dense(30, 8, seed=0), dp.Dense(8, 3, seed=1)])
+    X = np.full((100, 30), 3e38, np.float32)  # finite, but X Wᵀ overflows
+    with np.errstate(all="ignore"):
+        expected = model.forward(X, training=False)
+        for _ in range(2):
+            np.testing.assert_array_equal(model.predict(X), expected)
+    assert not np.isfinite(expected).all()
 
 
 def test_predict_from_several_threads_at_once_gives_each_its_own_result():

@@ -305,28 +305,41 @@ class Sequential:
 
             with self._lock:
                 return predict_batches(self, stream(self, None, X, None, where="predict", batch_size=batch_size))
-        X = self._input(X, "predict")
+        X, scanned = self._input(X, "predict")
         with self._lock:  # another thread's fit step finishes first: it may be changing the weights
+            infer = self._inference()
+            if not scanned and not infer.scans_first_product(len(X)):
+                X, scanned = self._input(X, "predict", scan=True)
+            refuse = None if scanned else lambda part: check_X(part, dtype=self.dtype, n_features=self.n_inputs,
+                                                               where="predict")
             if batch_size is None or batch_size >= len(X):
-                return self._infer(X)
-            return np.concatenate([self._infer(X[s:s + batch_size]) for s in range(0, len(X), batch_size)])
+                return infer(X, refuse)
+            return np.concatenate([infer(X[s:s + batch_size], refuse) for s in range(0, len(X), batch_size)])
 
-    def _input(self, X: Any, where: str) -> Array:
-        """X itself when it is a C-ordered (n, n_inputs) array of the model's dtype with finite values
-        (O(1) checks and one BLAS dot product x·x); otherwise ``check_X``'s conversion or error."""
+    def _input(self, X: Any, where: str, *, scan: bool = False) -> tuple[Array, bool]:
+        """(X, whether its values were checked finite). X itself when it is a C-ordered (n, n_inputs) array of
+        the model's dtype (O(1) checks), its values not yet scanned unless ``scan``: the inference path
+        scans the first layer's product instead when that is smaller (a non-finite input makes its whole
+        row of X Wᵀ non-finite). Otherwise ``check_X``'s conversion (values checked) or error."""
         if (type(X) is np.ndarray and X.dtype == self.dtype and X.ndim == 2 and X.shape[1] == self.n_inputs
                 and X.shape[0] and X.flags.c_contiguous):
+            if not scan:
+                return X, False
             v = X.reshape(-1)
             if math.isfinite(np.dot(v, v)):  # finite ⇒ every value finite (see validation.all_finite)
-                return X
-        return check_X(X, dtype=self.dtype, n_features=self.n_inputs, where=where)
+                return X, True
+        return check_X(X, dtype=self.dtype, n_features=self.n_inputs, where=where), True
 
-    def _infer(self, X: Array) -> Array:
-        """a(L) for the rows of X by the lean inference path (``nn.inference``), bitwise ``forward``'s."""
+    def _inference(self) -> Inference:
+        """The lean inference path (``nn.inference``), rebuilt when the layers change."""
         self.param_grad_pairs()  # drops the inference path when the layers changed
         if self._plan is None:
             self._plan = Inference(self.layers, PREDICT_CACHE_BYTES)
-        return self._plan(X)
+        return self._plan
+
+    def _infer(self, X: Array) -> Array:
+        """a(L) for the rows of X (checked) by the lean inference path, bitwise ``forward``'s."""
+        return self._inference()(X)
 
     def predict_classes(self, X: Any, *, preprocess: bool = True) -> Array:
         """Class indices: argmax of the outputs, or output ≥ 0.5 for a single output unit."""
