@@ -147,14 +147,16 @@ class Dense(Layer):
     def b(self, values: Any) -> None:
         self._b[...] = self._checked("b", values, (self.n_out,))
 
-    def forward(self, a_prev: Array, training: bool = True) -> Array:
+    def forward(self, a_prev: Array, training: bool = True, *, bias: bool = True) -> Array:
         """z = a_prev Wᵀ + b (E1), with a_prev of shape (n, n_in) and z of shape (n, n_out).
 
         a_prev may be a scipy.sparse matrix (CSR rows): then a_prev Wᵀ and, in backward, δᵀ a_prev
-        are sparse products that cost O(nnz) and never densify a_prev."""
+        are sparse products that cost O(nnz) and never densify a_prev. ``bias=False`` returns a_prev Wᵀ
+        and leaves + b to the caller (a model fuses it with the ReLU above: ``ReLU.forward(bias=b)``)."""
         self.a_prev = a_prev  # kept for dW (E4)
         z = a_prev @ self._W.T
-        z += self._b
+        if bias:
+            z += self._b
         return z
 
     def backward(self, delta: Array, *, input_grad: bool = True) -> Array | None:
@@ -261,7 +263,18 @@ class ReLU(Activation):
     name = "relu"
     overwrites = True
 
-    def forward(self, z: Array, training: bool = True, *, overwrite: bool = False) -> Array:
+    def forward(self, z: Array, training: bool = True, *, overwrite: bool = False, bias: Array | None = None) -> Array:
+        """a = max(z, 0) (E2); with ``bias`` (and ``overwrite``), a = max(z + b, 0) over z: the Dense layer's
+        + b (E1) and ReLU in one pass (``fused.bias_relu``), bitwise the two passes."""
+        if bias is not None and overwrite:
+            zeros = self._zeros if len(getattr(self, "_zeros", ())) == z.shape[-1] else None
+            if zeros is None or zeros.dtype != z.dtype:
+                zeros = self._zeros = xp.zeros(z.shape[-1:], dtype=z.dtype)
+            _fused.bias_relu(z, bias, zeros)
+            self.a = z
+            return z
+        if bias is not None:
+            z = z + bias
         self.a = act.relu(z, out=z if overwrite else None)  # kept for backward: ReLU'(z) = 1 where a > 0
         return self.a
 

@@ -23,7 +23,7 @@ from ..optim import optimizers as optimizers_mod
 from . import losses as losses_mod
 from . import metrics as metrics_mod
 from .inference import Inference
-from .layers import Activation, Dense, Dropout, Layer
+from .layers import Activation, Dense, Dropout, Layer, ReLU
 from .layers import activation as make_activation
 
 #: prediction keeps its intermediate buffers (per thread, for the last two batch sizes) up to this many bytes
@@ -74,6 +74,7 @@ class Sequential:
         self._first_dense_at = 0
         self._overwrite_input: list[bool] = []
         self._overwrite_delta: list[bool] = []
+        self._defer_bias: list[bool] = []
         self._flat: tuple[Array, Array, dict[str, tuple[int, int, tuple[int, ...]]]] | None = None
         self._plan: Inference | None = None
         self.param_grad_pairs()  # builds the flat parameter storage now, so references stay valid
@@ -105,8 +106,14 @@ class Sequential:
         ``training=True`` (the default, as in a training step) turns dropout on."""
         a = X if getattr(X, "dtype", None) == self.dtype else xp.asarray(X, dtype=self.dtype)
         self.param_grad_pairs()  # refreshes the cached structure if the layers changed
-        for layer, overwrite in zip(self.layers, self._overwrite_input):
-            a = layer.forward(a, training, overwrite=True) if overwrite else layer.forward(a, training)
+        bias = None
+        for layer, overwrite, defer in zip(self.layers, self._overwrite_input, self._defer_bias):
+            if defer:  # z = a Wᵀ now; the ReLU above adds b and takes max(z + b, 0) in one pass
+                a, bias = layer.forward(a, training, bias=False), layer.b
+            elif bias is not None:
+                a, bias = layer.forward(a, training, overwrite=True, bias=bias), None
+            else:
+                a = layer.forward(a, training, overwrite=True) if overwrite else layer.forward(a, training)
         return a
 
     def backward(self, delta: Array, *, input_grad: bool = False) -> Array | None:
@@ -190,6 +197,9 @@ class Sequential:
                                      for i, layer in enumerate(layers)]
             self._overwrite_delta = [layer.overwrites and i + 1 < len(layers) and layers[i + 1].fresh_output
                                      for i, layer in enumerate(layers)]
+            # a plain Dense right below a plain ReLU leaves its bias to the ReLU (E1's + b fused with E2)
+            self._defer_bias = [_plain(layer, Dense) and i + 1 < len(layers) and _plain(layers[i + 1], ReLU)
+                                and self._overwrite_input[i + 1] for i, layer in enumerate(layers)]
             self._plan = None  # the inference path follows the layers
             self._pairs_for = layers
         return self._pairs
@@ -470,6 +480,16 @@ def _streamed(X: Any, y: Any = 0) -> bool:
     from ..train.batches import is_streamed
 
     return is_streamed(X, y)
+
+
+#: the forward passes whose bias and ReLU the model may fuse (a subclass, or a wrapper put in their
+#: place, may compute something else, and keeps its own)
+_FUSABLE_FORWARD = {Dense: Dense.forward, ReLU: ReLU.forward}
+
+
+def _plain(layer: Layer, cls: type[Layer]) -> bool:
+    """Whether ``layer`` is a ``cls`` whose forward is deltaprop's own."""
+    return isinstance(layer, cls) and type(layer).forward is _FUSABLE_FORWARD[cls]
 
 
 def _claim(model: Sequential, layers: Sequence[Layer]) -> None:
