@@ -114,3 +114,27 @@ def test_relu_backward_in_place_kernel_is_bitwise_the_numpy_product(monkeypatch)
     out = _fused.relu_backward(da, a, out=da)
     assert out is da
     np.testing.assert_array_equal(da.view("i4"), expected.view("i4"))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(64, 80), (256, 1024), (2, 4096), (4096, 2)])
+def test_relu_backward_with_the_bias_gradient_is_bitwise_the_numpy_passes(monkeypatch, dtype, shape):
+    """δ = da ⊙ (a > 0) over da and db = Σ_rows δ in one pass: the bits of NumPy's multiply and
+    add.reduce(axis=0), signed zeros, NaN and ±inf included (the kernel is used at these sizes)."""
+    monkeypatch.setenv("DELTAPROP_FUSED", "1")
+    rng = np.random.default_rng(6)
+    a = np.maximum(rng.normal(size=shape), 0).astype(dtype)
+    da = (rng.normal(size=shape) * rng.choice([1e-4, 1.0, 1e4], size=shape)).astype(dtype)
+    a[0, :2], da[0, :2] = [np.nan, 1.0], [1.0, -0.0]
+    da[1, :2] = [np.nan, -np.inf]
+    da[:, -1], a[:, -1] = -0.0, 1.0  # a column of −0: NumPy's sum is +0
+    with np.errstate(invalid="ignore"):
+        expected = np.multiply(da, a > 0)
+        expected_db = np.add.reduce(expected, axis=0)
+    db = np.empty(shape[1], dtype)
+    with np.errstate(invalid="ignore"):
+        out = _fused.relu_backward_db(da, a, db)
+    assert out is da and _fused.loaded()
+    bits = f"i{da.itemsize}"
+    np.testing.assert_array_equal(da.view(bits), expected.view(bits))
+    np.testing.assert_array_equal(db.view(bits), expected_db.view(bits))

@@ -159,10 +159,11 @@ class Dense(Layer):
             z += self._b
         return z
 
-    def backward(self, delta: Array, *, input_grad: bool = True) -> Array | None:
+    def backward(self, delta: Array, *, input_grad: bool = True, bias_grad: bool = True) -> Array | None:
         """dW = δᵀ a_prev (E4), db = Σ_rows δ (E5); returns da_prev = δ W (E6).
 
-        ``input_grad=False`` skips E6: the first layer's input needs no gradient."""
+        ``input_grad=False`` skips E6: the first layer's input needs no gradient. ``bias_grad=False`` skips
+        E5: the ReLU above already summed δ into db (``ReLU.backward(db=...)``)."""
         if self.a_prev is None:
             raise RuntimeError("Dense.backward() called before forward(); there is no cached a_prev.")
         if not isinstance(self.a_prev, np.ndarray):  # a scipy.sparse batch: (a_prevᵀ δ)ᵀ, a sparse product
@@ -171,7 +172,8 @@ class Dense(Layer):
             np.multiply(delta.T, self.a_prev, out=self.dW)
         else:
             np.matmul(delta.T, self.a_prev, out=self.dW)
-        np.add.reduce(delta, axis=0, out=self.db)
+        if bias_grad:
+            np.add.reduce(delta, axis=0, out=self.db)
         return delta @ self._W if input_grad else None
 
     def params(self) -> dict[str, Array]:
@@ -278,8 +280,15 @@ class ReLU(Activation):
         self.a = act.relu(z, out=z if overwrite else None)  # kept for backward: ReLU'(z) = 1 where a > 0
         return self.a
 
-    def backward(self, da: Array, *, overwrite: bool = False) -> Array:
-        return _fused.relu_backward(da, self.a, out=da if overwrite else None)  # da ⊙ ReLU'(z), one pass
+    def backward(self, da: Array, *, overwrite: bool = False, db: Array | None = None) -> Array:
+        """δ = da ⊙ ReLU'(z) (E3), in one pass; with ``db`` (and ``overwrite``) also db = Σ_rows δ, the bias
+        gradient of the Dense layer below (E5), in the same pass (``fused.relu_backward_db``)."""
+        if db is not None and overwrite:
+            return _fused.relu_backward_db(da, self.a, db)
+        delta = _fused.relu_backward(da, self.a, out=da if overwrite else None)
+        if db is not None:
+            np.add.reduce(delta, axis=0, out=db)
+        return delta
 
 
 class LeakyReLU(Activation):

@@ -125,14 +125,24 @@ class Sequential:
     def _backward_from(self, top: int, delta: Array, *, input_grad: bool = False) -> Array | None:
         """Backward through ``layers[:top]`` (``top`` < len when a fused loss already gave ∂L/∂z)."""
         bottom = 0 if input_grad else self._first_dense
+        defer, summed = self._defer_bias, False
         for i in range(top - 1, bottom - 1, -1):
             layer = self.layers[i]
             if i == bottom and not input_grad and isinstance(layer, Dense):
-                layer.backward(delta, input_grad=False)  # the input needs no gradient: skip δ W
+                if summed:  # the input needs no gradient: skip δ W
+                    layer.backward(delta, input_grad=False, bias_grad=False)
+                else:
+                    layer.backward(delta, input_grad=False)
                 return None
+            if summed:  # the ReLU above summed δ into db already (E5 fused with E3)
+                delta, summed = layer.backward(delta, bias_grad=False), False
+                continue
             # the delta from a Dense layer above is a temporary: a layer that can may write over it
             overwrite = i + 1 < top and self._overwrite_delta[i]
-            delta = layer.backward(delta, overwrite=True) if overwrite else layer.backward(delta)
+            if overwrite and i and defer[i - 1]:  # a ReLU above a plain Dense: δ and that layer's db in one pass
+                delta, summed = layer.backward(delta, overwrite=True, db=self.layers[i - 1].db), True
+            else:
+                delta = layer.backward(delta, overwrite=True) if overwrite else layer.backward(delta)
         return delta if input_grad else None
 
     @property
@@ -197,7 +207,8 @@ class Sequential:
                                      for i, layer in enumerate(layers)]
             self._overwrite_delta = [layer.overwrites and i + 1 < len(layers) and layers[i + 1].fresh_output
                                      for i, layer in enumerate(layers)]
-            # a plain Dense right below a plain ReLU leaves its bias to the ReLU (E1's + b fused with E2)
+            # a plain Dense right below a plain ReLU leaves its bias to the ReLU (E1's + b fused with E2), and
+            # the ReLU sums its δ into the Dense layer's db on the way back (E3 fused with E5)
             self._defer_bias = [_plain(layer, Dense) and i + 1 < len(layers) and _plain(layers[i + 1], ReLU)
                                 and self._overwrite_input[i + 1] for i, layer in enumerate(layers)]
             self._plan = None  # the inference path follows the layers
@@ -482,14 +493,14 @@ def _streamed(X: Any, y: Any = 0) -> bool:
     return is_streamed(X, y)
 
 
-#: the forward passes whose bias and ReLU the model may fuse (a subclass, or a wrapper put in their
+#: the passes of the layers whose bias and ReLU the model may fuse (a subclass, or a wrapper put in their
 #: place, may compute something else, and keeps its own)
-_FUSABLE_FORWARD = {Dense: Dense.forward, ReLU: ReLU.forward}
+_FUSABLE = {Dense: (Dense.forward, Dense.backward), ReLU: (ReLU.forward, ReLU.backward)}
 
 
 def _plain(layer: Layer, cls: type[Layer]) -> bool:
-    """Whether ``layer`` is a ``cls`` whose forward is deltaprop's own."""
-    return isinstance(layer, cls) and type(layer).forward is _FUSABLE_FORWARD[cls]
+    """Whether ``layer`` is a ``cls`` whose forward and backward are deltaprop's own."""
+    return isinstance(layer, cls) and (type(layer).forward, type(layer).backward) == _FUSABLE[cls]
 
 
 def _claim(model: Sequential, layers: Sequence[Layer]) -> None:

@@ -42,6 +42,23 @@ def relu_backward_in_place(da, a, one, zero):  # type: ignore[no-untyped-def]
 
 
 @numba.njit(nogil=True, error_model="numpy", cache=True)
+def relu_backward_db(da, a, db, one, zero):  # type: ignore[no-untyped-def]
+    """``relu_backward_in_place`` on rows (2-D), and in the same pass db = Σ_rows δ, the bias gradient of the
+    Dense layer below (E5): db starts at +0 and adds the rows in order, as NumPy's ``add.reduce(δ, axis=0)``
+    does (so a column of −0 sums to +0; ``tests/test_fused.py`` checks the bits)."""
+    n, m = da.shape
+    for j in range(m):
+        d = da[0, j] * (one if a[0, j] > 0 else zero)
+        da[0, j] = d
+        db[j] = zero + d
+    for i in range(1, n):
+        for j in range(m):
+            d = da[i, j] * (one if a[i, j] > 0 else zero)
+            da[i, j] = d
+            db[j] += d
+
+
+@numba.njit(nogil=True, error_model="numpy", cache=True)
 def bias_relu(z, b, zero):  # type: ignore[no-untyped-def]
     """z ← max(z + b, 0) row by row, in place (E1's bias, then E2 with ReLU), in one pass over z.
 
