@@ -75,6 +75,7 @@ class Sequential:
         self._overwrite_input: list[bool] = []
         self._overwrite_delta: list[bool] = []
         self._defer_bias: list[bool] = []
+        self._fuse_relu = False
         self._flat: tuple[Array, Array, dict[str, tuple[int, int, tuple[int, ...]]]] | None = None
         self._plan: Inference | None = None
         self.param_grad_pairs()  # builds the flat parameter storage now, so references stay valid
@@ -106,9 +107,18 @@ class Sequential:
         ``training=True`` (the default, as in a training step) turns dropout on."""
         a = X if getattr(X, "dtype", None) == self.dtype else xp.asarray(X, dtype=self.dtype)
         self.param_grad_pairs()  # refreshes the cached structure if the layers changed
+        if self._fuse_relu:
+            return self._forward_fused(a, training)
+        for layer, overwrite in zip(self.layers, self._overwrite_input):
+            a = layer.forward(a, training, overwrite=True) if overwrite else layer.forward(a, training)
+        return a
+
+    def _forward_fused(self, a: Array, training: bool) -> Array:
+        """``forward`` where a plain Dense layer leaves + b to the plain ReLU above it, which adds it and takes
+        max(z + b, 0) in one pass (E1's bias fused with E2; bitwise the two passes)."""
         bias = None
         for layer, overwrite, defer in zip(self.layers, self._overwrite_input, self._defer_bias):
-            if defer:  # z = a Wᵀ now; the ReLU above adds b and takes max(z + b, 0) in one pass
+            if defer:
                 a, bias = layer.forward(a, training, bias=False), layer.b
             elif bias is not None:
                 a, bias = layer.forward(a, training, overwrite=True, bias=bias), None
@@ -124,32 +134,41 @@ class Sequential:
 
     def _backward_from(self, top: int, delta: Array, *, input_grad: bool = False) -> Array | None:
         """Backward through ``layers[:top]`` (``top`` < len when a fused loss already gave ∂L/∂z)."""
-        bottom = 0 if input_grad else self._first_dense
+        # backward follows a forward pass, which refreshed the structure if the layers changed
+        bottom = 0 if input_grad else self._first_dense_at
+        if self._fuse_relu:
+            return self._backward_fused(top, bottom, delta, input_grad)
+        for i in range(top - 1, bottom - 1, -1):
+            layer = self.layers[i]
+            if i == bottom and not input_grad and isinstance(layer, Dense):
+                layer.backward(delta, input_grad=False)  # the input needs no gradient: skip δ W
+                return None
+            # the delta from a Dense layer above is a temporary: a layer that can may write over it
+            overwrite = i + 1 < top and self._overwrite_delta[i]
+            delta = layer.backward(delta, overwrite=True) if overwrite else layer.backward(delta)
+        return delta if input_grad else None
+
+    def _backward_fused(self, top: int, bottom: int, delta: Array, input_grad: bool) -> Array | None:
+        """``_backward_from`` where the plain ReLU above a plain Dense layer sums its δ into that layer's db
+        in the same pass (E3 fused with E5; bitwise the two passes)."""
         defer, summed = self._defer_bias, False
         for i in range(top - 1, bottom - 1, -1):
             layer = self.layers[i]
             if i == bottom and not input_grad and isinstance(layer, Dense):
-                if summed:  # the input needs no gradient: skip δ W
+                if summed:
                     layer.backward(delta, input_grad=False, bias_grad=False)
                 else:
                     layer.backward(delta, input_grad=False)
                 return None
-            if summed:  # the ReLU above summed δ into db already (E5 fused with E3)
+            if summed:  # the ReLU above summed δ into db already
                 delta, summed = layer.backward(delta, bias_grad=False), False
                 continue
-            # the delta from a Dense layer above is a temporary: a layer that can may write over it
             overwrite = i + 1 < top and self._overwrite_delta[i]
-            if overwrite and i and defer[i - 1]:  # a ReLU above a plain Dense: δ and that layer's db in one pass
+            if overwrite and i and defer[i - 1]:
                 delta, summed = layer.backward(delta, overwrite=True, db=self.layers[i - 1].db), True
             else:
                 delta = layer.backward(delta, overwrite=True) if overwrite else layer.backward(delta)
         return delta if input_grad else None
-
-    @property
-    def _first_dense(self) -> int:
-        """Index of the first Dense layer: backward stops there (nothing below has parameters)."""
-        self.param_grad_pairs()  # refreshes the cached structure if the layers changed
-        return self._first_dense_at
 
     def output_delta(self, loss: losses_mod.Loss, a: Array, y: Array, sample_weight: Array | None = None, *,
                      prepared: bool = False) -> tuple[float, Array, int]:
@@ -211,6 +230,7 @@ class Sequential:
             # the ReLU sums its δ into the Dense layer's db on the way back (E3 fused with E5)
             self._defer_bias = [_plain(layer, Dense) and i + 1 < len(layers) and _plain(layers[i + 1], ReLU)
                                 and self._overwrite_input[i + 1] for i, layer in enumerate(layers)]
+            self._fuse_relu = any(self._defer_bias)
             self._plan = None  # the inference path follows the layers
             self._pairs_for = layers
         return self._pairs
