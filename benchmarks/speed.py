@@ -276,6 +276,33 @@ def gemm_train(cfg: dict[str, Any], n: int) -> Callable[[], Any]:
     return run
 
 
+def gemm_columns_train(cfg: dict[str, Any], n: int) -> Callable[[], Any]:
+    """The same products in the textbook's column layout (one column per sample): zᵀ = W aᵀ, dW = δᵀᵀ a,
+    Wᵀ δᵀ. deltaprop keeps rows (as torch.nn.Linear does); this row shows what the other layout's GEMMs cost
+    with this BLAS, for comparison only (no target is judged against it)."""
+    sizes, batch = cfg["sizes"], cfg["batch"]
+    rng = np.random.default_rng(0)
+    Ws = [rng.standard_normal((o, i), dtype=F32) for i, o in zip(sizes[:-1], sizes[1:])]
+    batch_sizes = [min(batch, n - s) for s in range(0, n, batch)] * cfg["epochs"]
+    acts = {m: [rng.standard_normal((s, m), dtype=F32) for s in sizes] for m in set(batch_sizes)}
+    outs = {m: {"z": [np.empty((o, m), F32) for o in sizes[1:]], "da": [np.empty((i, m), F32) for i in sizes[:-1]]}
+            for m in set(batch_sizes)}
+    dWs = [np.empty_like(W) for W in Ws]
+
+    def run() -> Any:
+        for m in batch_sizes:
+            AT, out = acts[m], outs[m]
+            for k, W in enumerate(Ws):
+                np.matmul(W, AT[k], out=out["z"][k])
+            for k in range(len(Ws) - 1, -1, -1):
+                np.matmul(AT[k + 1], AT[k].T, out=dWs[k])
+                if k > 0:
+                    np.matmul(Ws[k].T, AT[k + 1], out=out["da"][k])
+        return None
+
+    return run
+
+
 def gemm_predict(X: np.ndarray) -> Callable[[], Any]:
     weights = initial_weights([784, 256, 128, 10])
 
@@ -625,7 +652,7 @@ def timeit(fn: Callable[[], Any], calls: int) -> list[float]:
 # ----------------------------------------------------------------------------------------------
 # the harness
 # ----------------------------------------------------------------------------------------------
-IMPLS = ["deltaprop", "deltaprop (no numba)", "numpy", "torch", "sklearn", "onnxruntime", "gemm"]
+IMPLS = ["deltaprop", "deltaprop (no numba)", "numpy", "torch", "sklearn", "onnxruntime", "gemm", "gemm (columns)"]
 
 
 def build(workload: str, impl: str, data: tuple[np.ndarray, np.ndarray]) -> Callable[[], Any] | None:
@@ -644,7 +671,8 @@ def build(workload: str, impl: str, data: tuple[np.ndarray, np.ndarray]) -> Call
     return {"deltaprop": lambda: dp_train(cfg, Xw, yw), "deltaprop (no numba)": lambda: dp_train(cfg, Xw, yw, "0"),
             "numpy": lambda: numpy_train(cfg, Xw, yw),
             "torch": lambda: torch_train(cfg, Xw, yw), "sklearn": lambda: sklearn_train(cfg, Xw, yw),
-            "gemm": lambda: gemm_train(cfg, n)}.get(impl, lambda: None)()
+            "gemm": lambda: gemm_train(cfg, n), "gemm (columns)": lambda: gemm_columns_train(cfg, n)}.get(
+        impl, lambda: None)()
 
 
 def available(impl: str) -> bool:
@@ -950,7 +978,7 @@ def main() -> int:
         results["memory"] = {}
         for workload in [w for w in args.only.split(",") if w not in ("cold", "latency")]:
             for impl in impls:
-                if impl in ("gemm", "onnxruntime", "deltaprop (no numba)"):
+                if impl in ("gemm", "gemm (columns)", "onnxruntime", "deltaprop (no numba)"):
                     continue
                 mem = memory_of(workload, impl, args.data)
                 results["memory"][f"{workload}/{impl}"] = mem
