@@ -824,6 +824,91 @@ def optimizer_cost(workload: str, data: tuple[np.ndarray, np.ndarray], repeats: 
     return {**{f"{k} s": v for k, v in med.items()}, **{f"{k} × GEMMs": v / med["gemm"] for k, v in med.items()}}
 
 
+def breakdown(workload: str, data: tuple[np.ndarray, np.ndarray], repeats: int) -> dict[str, Any]:
+    """Where each training step's time goes, from timers inside deltaprop's fit (no profiler): the GEMMs
+    themselves, each element-wise stage, the optimizer, the batch gathering and the rest, in µs per step,
+    from the fastest of ``repeats`` fits, interleaved with the GEMMs alone.
+
+    The timers replace Dense's passes and wrap the other stages, so this measures the unfused path: the
+    model fuses + b with the ReLU above and the ReLU's δ with the bias gradient only for deltaprop's own
+    passes (their separate gains are in docs/performance.md)."""
+    from deltaprop.nn import layers, model
+    from deltaprop.optim import optimizers
+    from deltaprop.train import batches
+
+    times: dict[str, float] = {}
+    clock = time.perf_counter
+
+    def add(key: str, seconds: float) -> None:
+        times[key] = times.get(key, 0.0) + seconds
+
+    def forward(self, a_prev, training=True):  # type: ignore[no-untyped-def]
+        self.a_prev = a_prev
+        t0 = clock()
+        z = a_prev @ self._W.T
+        t1 = clock()
+        z += self._b
+        add("GEMMs", t1 - t0)
+        add("bias adds", clock() - t1)
+        return z
+
+    def backward(self, delta, *, input_grad=True):  # type: ignore[no-untyped-def]
+        t0 = clock()
+        np.matmul(delta.T, self.a_prev, out=self.dW)
+        t1 = clock()
+        np.add.reduce(delta, axis=0, out=self.db)
+        t2 = clock()
+        out = delta @ self._W if input_grad else None
+        add("GEMMs", t1 - t0 + clock() - t2)
+        add("bias gradients (column sums)", t2 - t1)
+        return out
+
+    def timed(cls: Any, name: str, key: str) -> tuple[Any, str, Any]:
+        original = getattr(cls, name)
+
+        def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+            t0 = clock()
+            result = original(*args, **kwargs)
+            add(key, clock() - t0)
+            return result
+
+        setattr(cls, name, wrapper)
+        return cls, name, original
+
+    patched = [(layers.Dense, "forward", layers.Dense.forward), (layers.Dense, "backward", layers.Dense.backward)]
+    layers.Dense.forward, layers.Dense.backward = forward, backward  # type: ignore[method-assign]
+    patched += [timed(layers.ReLU, "forward", "ReLU forward"), timed(layers.ReLU, "backward", "ReLU backward"),
+                timed(layers.Softmax, "forward", "softmax"),
+                timed(model.Sequential, "output_delta", "loss value and output delta"),
+                timed(optimizers.Optimizer, "step", "optimizer (Adam)"),
+                timed(batches.ArrayBatches, "part", "gathering the batch")]
+    try:
+        runs = {"deltaprop": build(workload, "deltaprop", data), "gemm": build(workload, "gemm", data)}
+        for fn in runs.values():
+            fn()  # type: ignore[misc]
+        best: tuple[float, float, dict[str, float]] | None = None
+        for _ in range(repeats):
+            times.clear()
+            t0 = clock()
+            runs["deltaprop"]()  # type: ignore[misc]
+            total = clock() - t0
+            t0 = clock()
+            runs["gemm"]()  # type: ignore[misc]
+            gemm = clock() - t0
+            if best is None or total < best[0]:
+                best = (total, gemm, dict(times))
+    finally:
+        for cls, name, original in patched:
+            setattr(cls, name, original)
+    assert best is not None
+    total, gemm, stages = best
+    cfg = WORKLOADS[workload]
+    steps = -(-len(data[0][:cfg.get("n", len(data[0]))]) // cfg["batch"]) * cfg["epochs"]
+    per_step = {k: v / steps * 1e6 for k, v in sorted(stages.items(), key=lambda kv: -kv[1])}
+    per_step["the rest (the loop, building the model, checks)"] = (total - sum(stages.values())) / steps * 1e6
+    return {"fit_s": total, "gemm_alone_s": gemm, "steps": steps, "us_per_step": per_step}
+
+
 def profile_fit(workload: str, data: tuple[np.ndarray, np.ndarray]) -> list[tuple[str, float]]:
     """Where deltaprop's fit spends its time: cProfile's own time per function, grouped into stages."""
     import cProfile
@@ -894,6 +979,8 @@ def main() -> int:
                         help="also time deltaprop's fit with no update, SGD and Adam against the GEMMs alone")
     parser.add_argument("--fused-cost", action="store_true",
                         help="also measure the cost model that decides when the numba kernels load")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also time each stage of deltaprop's training step from inside the fit (µs per step)")
     parser.add_argument("--profile", action="store_true",
                         help="also show where deltaprop's fit spends its time on the MNIST workloads (cProfile)")
     args = parser.parse_args()
@@ -934,6 +1021,20 @@ def main() -> int:
             print(f"| {row['workload']} | {row['target']} | {row['value']:.2f} | {'yes' if row['met'] else 'NO'} "
                   f"| {by_median['value']:.2f} | {'yes' if by_median['met'] else 'NO'} |")
         print()
+    if args.breakdown:
+        results["breakdown"] = {}
+        for workload in [w for w in args.only.split(",") if w in ("mlp256", "mlp1024")]:
+            parts = results["breakdown"][workload] = breakdown(workload, data, args.repeats)
+            print(f"### Each step of deltaprop's fit, timed from inside: {WORKLOADS[workload]['title']} "
+                  f"(fastest of {args.repeats} fits, unfused path)\n")
+            print(f"fit {parts['fit_s']:.4f} s, GEMMs alone {parts['gemm_alone_s']:.4f} s "
+                  f"({parts['fit_s'] / parts['gemm_alone_s']:.2f}×), {parts['steps']} steps\n")
+            print("| stage | µs per step | × the GEMMs alone |")
+            print("|---|---:|---:|")
+            gemm_step = parts["gemm_alone_s"] / parts["steps"] * 1e6
+            for label, us in parts["us_per_step"].items():
+                print(f"| {label} | {us:.1f} | {us / gemm_step:.3f} |")
+            print()
     if args.profile:
         results["profile"] = {}
         for workload in [w for w in args.only.split(",") if w in ("mlp256", "mlp1024")]:
