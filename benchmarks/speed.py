@@ -6,12 +6,14 @@ and the matrix-multiply limit, measured side by side in one run.
     python benchmarks/speed.py --memory             # add peak tracemalloc / RSS per implementation
     python benchmarks/speed.py --only cold,latency  # fresh-process import + fit; predict at 1/64/10,000 rows
     python benchmarks/speed.py --fused-cost         # measure the cost model that decides when numba loads
+    python benchmarks/speed.py --only mlp256 --breakdown   # each stage of a training step, timed inside the fit
 
 Every implementation does the same work (same architecture, batch size, number of steps, float32,
 the same thread count). "GEMMs alone" is NumPy float32 doing only the matrix products one training
 step needs — forward Z = A Wᵀ, dW = δᵀ A, and δ W for every layer but the first — summed over the
 run, each written into a preallocated output (``out=``) as the tightest loop would: no MLP library
-built on NumPy's BLAS can be faster than that. Repeats are interleaved (implementation A, B, C, then
+built on NumPy's BLAS can be faster than that ("gemm (columns)" is the same products in the textbook's
+column layout, for comparison; in the latency tables "gemm" is predict's products alone). Repeats are interleaved (implementation A, B, C, then
 again) so that a noisy neighbour slows all of them alike. Every table gives the minimum of the
 repeats (the stable estimate on a shared machine: neighbours only add time; targets are judged on
 it) and the median.
