@@ -46,6 +46,9 @@ def test_readme_speed_figures_are_the_minima_of_docs_speed_json():
         f"takes {low('cold', '20-64-3: deltaprop'):.2f} s, against {low('cold', '20-64-3: sklearn'):.2f} s",
         f"predicting one row takes {low('latency 1', 'deltaprop') * 1e6:.0f} µs (onnxruntime "
         f"{low('latency 1', 'onnxruntime') * 1e6:.0f} µs, PyTorch {low('latency 1', 'torch') * 1e6:.0f} µs)",
+        f"and 64 rows {low('latency 64', 'deltaprop') * 1e6:.0f} µs (onnxruntime "
+        f"{low('latency 64', 'onnxruntime') * 1e6:.0f} µs, PyTorch {low('latency 64', 'torch') * 1e6:.0f} µs)",
+        f"PyTorch took {low(mlp, 'torch') / low(mlp, 'deltaprop'):.2f}× deltaprop's time",
     ]
     text = " ".join(README.read_text(encoding="utf-8").split())
     for phrase in expected:
