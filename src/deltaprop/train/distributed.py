@@ -33,6 +33,7 @@ rank 0 writes the checkpoint, and the run resumes from it.
 from __future__ import annotations
 
 import sys
+import time
 import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
@@ -42,6 +43,9 @@ import numpy as np
 
 from ..core.types import Array
 from .batches import Batch, BatchSource
+
+#: seconds a failing rank waits between writing its reason to stderr and MPI_Abort (see ``_report``)
+ABORT_GRACE_S = 0.5
 
 __all__ = ["MPIReducer", "RankBatches", "ShardBatches", "abort_on_error", "abort_on_failure", "fit_distributed",
            "is_root", "world"]
@@ -95,8 +99,6 @@ class MPIReducer:
         return result
 
     def _reduce(self, grads: Array, rows: int, parts: Sequence[float]) -> tuple[list[float], int]:
-        import time
-
         from mpi4py import MPI
 
         P, k = grads.size, len(parts)
@@ -251,12 +253,14 @@ def _report(comm: Any, error: BaseException, tb: Any) -> None:
     sys.stderr.write(f"{detail}deltaprop: rank {rank} of {size} failed: {type(error).__name__}: {error}\n"
                      f"deltaprop: aborting all {size} ranks (MPI_Abort).\n")
     sys.stderr.flush()
+    # the launcher forwards each rank's stderr from a pipe; MPI_Abort kills the job at once, and on a
+    # busy machine that can come before the launcher has read the message (an empty stderr was seen in
+    # CI). A moment's wait on this already-failed path lets the reason reach the user.
+    time.sleep(ABORT_GRACE_S)
 
 
 def _barrier(comm: Any, *, seconds: float) -> bool:
     """A barrier that gives up after ``seconds`` (False): no rank waits forever."""
-    import time
-
     request, deadline = comm.Ibarrier(), time.monotonic() + seconds
     while not request.Test():
         if time.monotonic() > deadline:
