@@ -12,9 +12,10 @@ Every implementation does the same work (same architecture, batch size, number o
 the same thread count). "GEMMs alone" is NumPy float32 doing only the matrix products one training
 step needs — forward Z = A Wᵀ, dW = δᵀ A, and δ W for every layer but the first — summed over the
 run, each written into a preallocated output (``out=``) as the tightest loop would: no MLP library
-built on NumPy's BLAS can be faster than that ("gemm (columns)" is the same products in the textbook's
-column layout, for comparison; in the latency tables "gemm" is predict's products alone). Repeats are interleaved (implementation A, B, C, then
-again) so that a noisy neighbour slows all of them alike. Every table gives the minimum of the
+built on NumPy's BLAS can be faster than that ("gemm (columns)" is the same products in the
+textbook's column layout, for comparison; in the latency tables "gemm" is predict's products alone).
+Repeats are interleaved (implementation A, B, C, then again) so that a noisy neighbour slows all of
+them alike. Every table gives the minimum of the
 repeats (the stable estimate on a shared machine: neighbours only add time; targets are judged on
 it) and the median.
 
