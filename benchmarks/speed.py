@@ -253,54 +253,38 @@ def numpy_predict(X: np.ndarray) -> Callable[[], Any]:
 # ----------------------------------------------------------------------------------------------
 # the matrix-multiply limit
 # ----------------------------------------------------------------------------------------------
-def gemm_train(cfg: dict[str, Any], n: int) -> Callable[[], Any]:
-    """Only the GEMMs of training: per step Z = A Wᵀ, dW = δᵀ A for every layer, δ W for all but the first."""
+def gemm_train(cfg: dict[str, Any], n: int, *, columns: bool = False) -> Callable[[], Any]:
+    """Only the GEMMs of training: per step Z = A Wᵀ, dW = δᵀ A for every layer, δ W for all but the first.
+
+    ``columns=True`` does the same products in the textbook's column layout (one column per sample):
+    zᵀ = W aᵀ, dW = δᵀ (aᵀ)ᵀ, Wᵀ δᵀ. deltaprop keeps rows (as torch.nn.Linear does); that row shows what
+    the other layout's GEMMs cost with this BLAS, for comparison only (no target is judged against it)."""
     sizes, batch = cfg["sizes"], cfg["batch"]
     rng = np.random.default_rng(0)
     Ws = [rng.standard_normal((o, i), dtype=F32) for i, o in zip(sizes[:-1], sizes[1:])]
     batch_sizes = [min(batch, n - s) for s in range(0, n, batch)] * cfg["epochs"]
-    acts = {m: [rng.standard_normal((m, s), dtype=F32) for s in sizes] for m in set(batch_sizes)}
+
+    def shape(m: int, width: int) -> tuple[int, int]:
+        return (width, m) if columns else (m, width)
+
+    acts = {m: [rng.standard_normal(shape(m, s), dtype=F32) for s in sizes] for m in set(batch_sizes)}
     # every product writes into an output allocated once, as the tightest possible loop would
-    outs = {m: {"z": [np.empty((m, o), F32) for o in sizes[1:]], "da": [np.empty((m, i), F32) for i in sizes[:-1]]}
-            for m in set(batch_sizes)}
+    outs = {m: {"z": [np.empty(shape(m, o), F32) for o in sizes[1:]],
+                "da": [np.empty(shape(m, i), F32) for i in sizes[:-1]]} for m in set(batch_sizes)}
     dWs = [np.empty_like(W) for W in Ws]
 
     def run() -> Any:
         for m in batch_sizes:
             A, out = acts[m], outs[m]
             for k, W in enumerate(Ws):
-                np.matmul(A[k], W.T, out=out["z"][k])
+                np.matmul(W, A[k], out=out["z"][k]) if columns else np.matmul(A[k], W.T, out=out["z"][k])
             for k in range(len(Ws) - 1, -1, -1):
-                np.matmul(A[k + 1].T, A[k], out=dWs[k])
+                np.matmul(A[k + 1], A[k].T, out=dWs[k]) if columns else np.matmul(A[k + 1].T, A[k], out=dWs[k])
                 if k > 0:
-                    np.matmul(A[k + 1], Ws[k], out=out["da"][k])
-        return None
-
-    return run
-
-
-def gemm_columns_train(cfg: dict[str, Any], n: int) -> Callable[[], Any]:
-    """The same products in the textbook's column layout (one column per sample): zᵀ = W aᵀ, dW = δᵀᵀ a,
-    Wᵀ δᵀ. deltaprop keeps rows (as torch.nn.Linear does); this row shows what the other layout's GEMMs cost
-    with this BLAS, for comparison only (no target is judged against it)."""
-    sizes, batch = cfg["sizes"], cfg["batch"]
-    rng = np.random.default_rng(0)
-    Ws = [rng.standard_normal((o, i), dtype=F32) for i, o in zip(sizes[:-1], sizes[1:])]
-    batch_sizes = [min(batch, n - s) for s in range(0, n, batch)] * cfg["epochs"]
-    acts = {m: [rng.standard_normal((s, m), dtype=F32) for s in sizes] for m in set(batch_sizes)}
-    outs = {m: {"z": [np.empty((o, m), F32) for o in sizes[1:]], "da": [np.empty((i, m), F32) for i in sizes[:-1]]}
-            for m in set(batch_sizes)}
-    dWs = [np.empty_like(W) for W in Ws]
-
-    def run() -> Any:
-        for m in batch_sizes:
-            AT, out = acts[m], outs[m]
-            for k, W in enumerate(Ws):
-                np.matmul(W, AT[k], out=out["z"][k])
-            for k in range(len(Ws) - 1, -1, -1):
-                np.matmul(AT[k + 1], AT[k].T, out=dWs[k])
-                if k > 0:
-                    np.matmul(Ws[k].T, AT[k + 1], out=out["da"][k])
+                    if columns:
+                        np.matmul(Ws[k].T, A[k + 1], out=out["da"][k])
+                    else:
+                        np.matmul(A[k + 1], Ws[k], out=out["da"][k])
         return None
 
     return run
@@ -674,7 +658,7 @@ def build(workload: str, impl: str, data: tuple[np.ndarray, np.ndarray]) -> Call
     return {"deltaprop": lambda: dp_train(cfg, Xw, yw), "deltaprop (no numba)": lambda: dp_train(cfg, Xw, yw, "0"),
             "numpy": lambda: numpy_train(cfg, Xw, yw),
             "torch": lambda: torch_train(cfg, Xw, yw), "sklearn": lambda: sklearn_train(cfg, Xw, yw),
-            "gemm": lambda: gemm_train(cfg, n), "gemm (columns)": lambda: gemm_columns_train(cfg, n)}.get(
+            "gemm": lambda: gemm_train(cfg, n), "gemm (columns)": lambda: gemm_train(cfg, n, columns=True)}.get(
         impl, lambda: None)()
 
 
