@@ -75,7 +75,6 @@ class Sequential:
         self._overwrite_input: list[bool] = []
         self._overwrite_delta: list[bool] = []
         self._defer_bias: list[bool] = []
-        self._fuse_relu = False
         self._flat: tuple[Array, Array, dict[str, tuple[int, int, tuple[int, ...]]]] | None = None
         self._plan: Inference | None = None
         self.param_grad_pairs()  # builds the flat parameter storage now, so references stay valid
@@ -107,16 +106,7 @@ class Sequential:
         ``training=True`` (the default, as in a training step) turns dropout on."""
         a = X if getattr(X, "dtype", None) == self.dtype else xp.asarray(X, dtype=self.dtype)
         self.param_grad_pairs()  # refreshes the cached structure if the layers changed
-        if self._fuse_relu:
-            return self._forward_fused(a, training)
-        for layer, overwrite in zip(self.layers, self._overwrite_input):
-            a = layer.forward(a, training, overwrite=True) if overwrite else layer.forward(a, training)
-        return a
-
-    def _forward_fused(self, a: Array, training: bool) -> Array:
-        """``forward`` where a plain Dense layer leaves + b to the plain ReLU above it, which adds it and takes
-        max(z + b, 0) in one pass (E1's bias fused with E2; bitwise the two passes)."""
-        bias = None
+        bias = None  # a plain Dense layer below a plain ReLU leaves + b to the ReLU: max(z + b, 0) in one pass
         for layer, overwrite, defer in zip(self.layers, self._overwrite_input, self._defer_bias):
             if defer:
                 a, bias = layer.forward(a, training, bias=False), layer.b
@@ -136,35 +126,21 @@ class Sequential:
         """Backward through ``layers[:top]`` (``top`` < len when a fused loss already gave ∂L/∂z)."""
         # backward follows a forward pass, which refreshed the structure if the layers changed
         bottom = 0 if input_grad else self._first_dense_at
-        if self._fuse_relu:
-            return self._backward_fused(top, bottom, delta, input_grad)
+        defer, summed = self._defer_bias, False  # summed: the ReLU above summed δ into this layer's db already
         for i in range(top - 1, bottom - 1, -1):
             layer = self.layers[i]
-            if i == bottom and not input_grad and isinstance(layer, Dense):
-                layer.backward(delta, input_grad=False)  # the input needs no gradient: skip δ W
-                return None
-            # the delta from a Dense layer above is a temporary: a layer that can may write over it
-            overwrite = i + 1 < top and self._overwrite_delta[i]
-            delta = layer.backward(delta, overwrite=True) if overwrite else layer.backward(delta)
-        return delta if input_grad else None
-
-    def _backward_fused(self, top: int, bottom: int, delta: Array, input_grad: bool) -> Array | None:
-        """``_backward_from`` where the plain ReLU above a plain Dense layer sums its δ into that layer's db
-        in the same pass (E3 fused with E5; bitwise the two passes)."""
-        defer, summed = self._defer_bias, False
-        for i in range(top - 1, bottom - 1, -1):
-            layer = self.layers[i]
-            if i == bottom and not input_grad and isinstance(layer, Dense):
+            if i == bottom and not input_grad and isinstance(layer, Dense):  # the input needs no gradient
                 if summed:
                     layer.backward(delta, input_grad=False, bias_grad=False)
                 else:
                     layer.backward(delta, input_grad=False)
                 return None
-            if summed:  # the ReLU above summed δ into db already
+            if summed:
                 delta, summed = layer.backward(delta, bias_grad=False), False
                 continue
+            # the delta from a Dense layer above is a temporary: a layer that can may write over it
             overwrite = i + 1 < top and self._overwrite_delta[i]
-            if overwrite and i and defer[i - 1]:
+            if overwrite and i and defer[i - 1]:  # a ReLU above a plain Dense: δ and that layer's db in one pass
                 delta, summed = layer.backward(delta, overwrite=True, db=self.layers[i - 1].db), True
             else:
                 delta = layer.backward(delta, overwrite=True) if overwrite else layer.backward(delta)
@@ -230,7 +206,6 @@ class Sequential:
             # the ReLU sums its δ into the Dense layer's db on the way back (E3 fused with E5)
             self._defer_bias = [_plain(layer, Dense) and i + 1 < len(layers) and _plain(layers[i + 1], ReLU)
                                 and self._overwrite_input[i + 1] for i, layer in enumerate(layers)]
-            self._fuse_relu = any(self._defer_bias)
             self._plan = None  # the inference path follows the layers
             self._pairs_for = layers
         return self._pairs
