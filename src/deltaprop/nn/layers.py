@@ -266,29 +266,21 @@ class ReLU(Activation):
     overwrites = True
 
     def forward(self, z: Array, training: bool = True, *, overwrite: bool = False, bias: Array | None = None) -> Array:
-        """a = max(z, 0) (E2); with ``bias`` (and ``overwrite``), a = max(z + b, 0) over z: the Dense layer's
-        + b (E1) and ReLU in one pass (``fused.bias_relu``), bitwise the two passes."""
-        if bias is not None and overwrite:
-            zeros = self._zeros if len(getattr(self, "_zeros", ())) == z.shape[-1] else None
-            if zeros is None or zeros.dtype != z.dtype:
-                zeros = self._zeros = xp.zeros(z.shape[-1:], dtype=z.dtype)
-            _fused.bias_relu(z, bias, zeros)
-            self.a = z
-            return z
-        if bias is not None:
-            z = z + bias
+        """a = max(z, 0) (E2); with ``bias``, a = max(z + b, 0): the Dense layer's + b (E1) and ReLU in one
+        pass (``fused.bias_relu``), bitwise the two passes. ``overwrite`` writes a over z."""
+        if bias is not None:  # the zeros row: see activations.relu
+            self.a = z if overwrite else z.copy()
+            _fused.bias_relu(self.a, bias, xp.zeros(z.shape[-1:], dtype=z.dtype))
+            return self.a
         self.a = act.relu(z, out=z if overwrite else None)  # kept for backward: ReLU'(z) = 1 where a > 0
         return self.a
 
     def backward(self, da: Array, *, overwrite: bool = False, db: Array | None = None) -> Array:
-        """δ = da ⊙ ReLU'(z) (E3), in one pass; with ``db`` (and ``overwrite``) also db = Σ_rows δ, the bias
-        gradient of the Dense layer below (E5), in the same pass (``fused.relu_backward_db``)."""
-        if db is not None and overwrite:
-            return _fused.relu_backward_db(da, self.a, db)
-        delta = _fused.relu_backward(da, self.a, out=da if overwrite else None)
+        """δ = da ⊙ ReLU'(z) (E3), in one pass; with ``db`` also db = Σ_rows δ, the bias gradient of the
+        Dense layer below (E5), in the same pass (``fused.relu_backward_db``). ``overwrite`` writes δ over da."""
         if db is not None:
-            np.add.reduce(delta, axis=0, out=db)
-        return delta
+            return _fused.relu_backward_db(da if overwrite else da.copy(), self.a, db)
+        return _fused.relu_backward(da, self.a, out=da if overwrite else None)
 
 
 class LeakyReLU(Activation):
