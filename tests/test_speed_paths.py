@@ -162,15 +162,15 @@ def test_the_column_layout_is_used_where_it_gives_the_same_bits_and_only_there()
 def test_a_column_product_with_other_bits_is_not_used(monkeypatch):
     from deltaprop.nn import inference
 
-    real = inference._column_step
+    real = inference._column_product
 
-    def off_by_one_ulp(layer, relu, aT, out, zeros, **kw):  # type: ignore[no-untyped-def]
-        out = real(layer, relu, aT, out, zeros, **kw)
-        if kw.get("product", True) and layer.n_out == 7:  # the second layer's product differs in its last bit
+    def off_by_one_ulp(layer, aT, out):  # type: ignore[no-untyped-def]
+        out = real(layer, aT, out)
+        if layer.n_out == 7:  # the second layer's product differs in its last bit
             out.view(np.uint32)[...] ^= 1
         return out
 
-    monkeypatch.setattr(inference, "_column_step", off_by_one_ulp)
+    monkeypatch.setattr(inference, "_column_product", off_by_one_ulp)
     model = dp.Sequential([dp.Dense(30, 9, seed=0), dp.ReLU(), dp.Dense(9, 7, seed=1), dp.ReLU(),
                            dp.Dense(7, 3, seed=2), dp.Softmax()])
     X = np.random.default_rng(5).normal(size=(16, 30)).astype(np.float32)

@@ -99,9 +99,9 @@ class Inference:
         n = len(X)
         columns = self.columns.get(n)
         if columns is None:
-            columns = self._decide(X, refuse)
-            if columns is not None:
-                return columns
+            first = self._decide(X, refuse)
+            if first is not None:
+                return first
             columns = self.columns[n]
         buffers = self._buffers(n)
         a = X
@@ -124,11 +124,10 @@ class Inference:
             out = buffers.get(k)
             if out is None:
                 out = buffers[k] = xp.empty((layer.n_out, n) if n > 1 else layer.n_out, dtype=X.dtype)
+            aT = _column_product(layer, aT, out)
             if k == 0 and refuse is not None:
-                _scan(np.dot(layer.W, aT, out=out), X, refuse)
-                aT = _column_step(layer, relu, aT, out, zeros, product=False)
-            else:
-                aT = _column_step(layer, relu, aT, out, zeros)
+                _scan(aT, X, refuse)
+            _column_bias_relu(layer, relu, aT, zeros)
         if n == 1:  # a vector: the row is a view of it
             return aT.reshape(1, -1) if self.steps[columns - 1][-1] else aT.reshape(1, -1).copy()
         if columns < len(self.steps) and self.steps[columns - 1][-1]:  # the next step makes a new array
@@ -193,15 +192,14 @@ class Inference:
             z = a @ layer.W.T  # Dense.forward's product
             if k == 0 and refuse is not None:
                 _scan(z, X, refuse)
-            zT = _column_step(layer, False, aT, xp.empty((layer.n_out, n) if n > 1 else layer.n_out, X.dtype), zeros,
-                              bias=False)
+            zT = _column_product(layer, aT, xp.empty((layer.n_out, n) if n > 1 else layer.n_out, X.dtype))
             if not np.array_equal(z.view(bits), zT.reshape(layer.n_out, n).T.view(bits)):
                 break
             agreed = k + 1
             z += layer.b  # the rest of the step in the row layout (element-wise: the same in either)
             if relu:
                 np.maximum(z, zeros[:1], out=z)  # the same maximum as activations.relu's, element by element
-            a, aT = z, _column_step(layer, relu, aT, zT, zeros, product=False)
+            a, aT = z, _column_bias_relu(layer, relu, zT, zeros)
         self.columns[n] = agreed
         for k in range(agreed, len(self.steps)):  # nothing kept: every output is new
             a = self._row_step((*self.steps[k][:-1], False), a, {}, refuse if k == 0 else None)
@@ -220,17 +218,17 @@ class Inference:
         return buffers
 
 
-def _column_step(layer: Dense, relu: bool, aT: Array, out: Array, zeros: Array, *, bias: bool = True,
-                 product: bool = True) -> Array:
-    """zᵀ = W aᵀ + b (E1 on columns: aT is (n_in, n), or a vector for one row), then ReLU, into ``out``.
-    ``product=False`` takes the product already in ``out``; ``bias=False`` stops after the product."""
-    if product:
-        np.dot(layer.W, aT, out=out)
-    if bias:
-        out += layer.b if out.ndim == 1 else layer.b[:, None]
-        if relu:  # ReLU's max(z, 0) against a row of zeros, as activations.relu does
-            np.maximum(out, zeros, out=out)
-    return out
+def _column_product(layer: Dense, aT: Array, out: Array) -> Array:
+    """zᵀ = W aᵀ into ``out`` (E1's product on columns: aT is (n_in, n), or a vector for one row)."""
+    return np.dot(layer.W, aT, out=out)
+
+
+def _column_bias_relu(layer: Dense, relu: bool, zT: Array, zeros: Array) -> Array:
+    """zᵀ + b, then ReLU's max against a row of zeros (as activations.relu does), in place on zT."""
+    zT += layer.b if zT.ndim == 1 else layer.b[:, None]
+    if relu:
+        np.maximum(zT, zeros, out=zT)
+    return zT
 
 
 def _scan(z: Array, X: Array, refuse: Callable[[Array], Any]) -> None:
