@@ -12,6 +12,7 @@ import math
 import threading
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -324,26 +325,23 @@ class Sequential:
         X, scanned = self._input(X, "predict")
         with self._lock:  # another thread's fit step finishes first: it may be changing the weights
             infer = self._inference()
-            if not scanned and not infer.scans_first_product(len(X)):
-                X, scanned = self._input(X, "predict", scan=True)
-            refuse = None if scanned else lambda part: check_X(part, dtype=self.dtype, n_features=self.n_inputs,
-                                                               where="predict")
+            refuse = None  # what to do with unchecked rows whose first product is not finite (nn.inference)
+            if not scanned:
+                refuse = partial(check_X, dtype=self.dtype, n_features=self.n_inputs, where="predict")
+                if not infer.scans_first_product(len(X)):  # scan X itself: finite x·x ⇒ every value finite
+                    v = X.reshape(-1)
+                    X, refuse = (X if math.isfinite(np.dot(v, v)) else refuse(X)), None
             if batch_size is None or batch_size >= len(X):
                 return infer(X, refuse)
             return np.concatenate([infer(X[s:s + batch_size], refuse) for s in range(0, len(X), batch_size)])
 
-    def _input(self, X: Any, where: str, *, scan: bool = False) -> tuple[Array, bool]:
-        """(X, whether its values were checked finite). X itself when it is a C-ordered (n, n_inputs) array of
-        the model's dtype (O(1) checks), its values not yet scanned unless ``scan``: the inference path
-        scans the first layer's product instead when that is smaller (a non-finite input makes its whole
-        row of X Wᵀ non-finite). Otherwise ``check_X``'s conversion (values checked) or error."""
+    def _input(self, X: Any, where: str) -> tuple[Array, bool]:
+        """(X, whether its values were checked finite): X itself, not yet scanned, when it is a C-ordered
+        (n, n_inputs) array of the model's dtype (O(1) checks); otherwise ``check_X``'s conversion (values
+        checked) or error. ``predict`` then scans X, or the first layer's product when that is smaller."""
         if (type(X) is np.ndarray and X.dtype == self.dtype and X.ndim == 2 and X.shape[1] == self.n_inputs
                 and X.shape[0] and X.flags.c_contiguous):
-            if not scan:
-                return X, False
-            v = X.reshape(-1)
-            if math.isfinite(np.dot(v, v)):  # finite ⇒ every value finite (see validation.all_finite)
-                return X, True
+            return X, False
         return check_X(X, dtype=self.dtype, n_features=self.n_inputs, where=where), True
 
     def _inference(self) -> Inference:
